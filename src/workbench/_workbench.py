@@ -1,0 +1,32 @@
+"""The one object a notebook holds: a home, a clock and the services built on them."""
+
+from __future__ import annotations
+
+import os
+
+from workbench._home import Home
+from workbench.clock import Clock, WallClock
+
+
+class Workbench:
+    """Kinesis, Firehose, Athena and friends on one laptop, rooted in a home folder.
+
+    >>> import tempfile
+    >>> from workbench import SimulatedClock
+    >>> wb = Workbench(home=tempfile.mkdtemp(), clock=SimulatedClock(start="2026-01-01"))
+    >>> wb.clock.advance("60s")
+    >>> wb.clock.isoformat()
+    '2026-01-01T00:01:00.000Z'
+
+    The home defaults to ``$WORKBENCH_HOME`` or ``./workbench-data``. Opening the same home
+    again, in this process or another, sees the same state.
+    """
+
+    def __init__(
+        self, home: str | os.PathLike[str] | None = None, clock: Clock | None = None
+    ) -> None:
+        self.home = Home(home)
+        self.clock: Clock = clock if clock is not None else WallClock()
+
+    def __repr__(self) -> str:
+        return f"Workbench(home={str(self.home.path)!r}, clock={self.clock!r})"

@@ -1,0 +1,26 @@
+from typer.testing import CliRunner
+
+from workbench.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_the_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "demo" in result.output and "info" in result.output
+
+
+def test_demo_runs_and_says_where_its_outputs_are(tmp_path):
+    result = runner.invoke(app, ["demo", "--home", str(tmp_path / "h")])
+    assert result.exit_code == 0, result.output
+    assert "Outputs:" in result.output
+    assert str(tmp_path / "h") in result.output
+
+
+def test_info_lists_service_folders(tmp_path):
+    runner.invoke(app, ["demo", "--home", str(tmp_path)])
+    (tmp_path / "streams").mkdir(exist_ok=True)
+    result = runner.invoke(app, ["info", "--home", str(tmp_path)])
+    assert result.exit_code == 0
+    assert "streams/" in result.output
