@@ -1,0 +1,74 @@
+"""AWS-named exceptions shared by every service.
+
+Each exception carries the name AWS returns on the wire (``code``) and a message that says what
+was wrong and what is allowed, so the server room can answer boto3 with the right ``__type`` and a
+notebook user sees the same name as on AWS.
+
+>>> try:
+...     raise ResourceNotFoundException("Stream retail-trans under account 000000000000 not found.")
+... except ServiceError as error:
+...     (error.code, error.status)
+('ResourceNotFoundException', 400)
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """An error a Kinesis-family service returns; ``code`` is its name on the wire."""
+
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def code(self) -> str:
+        return type(self).__name__
+
+    def to_dict(self) -> dict[str, str]:
+        """The JSON 1.1 error body AWS sends."""
+        return {"__type": self.code, "message": self.message}
+
+
+class ResourceNotFoundException(ServiceError):
+    """Unknown stream, shard, consumer, delivery stream, bucket or table."""
+
+
+class ResourceInUseException(ServiceError):
+    """The resource exists already, or is not in a state that allows the operation."""
+
+
+class InvalidArgumentException(ServiceError):
+    """A parameter is out of range or inconsistent with another (Kinesis's catch-all)."""
+
+
+class ExpiredIteratorException(ServiceError):
+    """A shard iterator older than its 300 s lifetime."""
+
+
+class ExpiredNextTokenException(ServiceError):
+    """A pagination token that has expired."""
+
+
+class ProvisionedThroughputExceededException(ServiceError):
+    """Over a shard's read or write quota."""
+
+
+class LimitExceededException(ServiceError):
+    """Over an account or stream quota (shard count, UpdateShardCount calls, consumers...)."""
+
+
+class ValidationException(ServiceError):
+    """The request's shape is wrong, e.g. a record larger than the size limit."""
+
+
+class ServiceUnavailableException(ServiceError):
+    """The service cannot take the request now; retry later."""
+
+    status = 503
+
+
+class AccessDeniedException(ServiceError):
+    """The caller is not allowed to do this."""
