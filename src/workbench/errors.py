@@ -72,3 +72,11 @@ class ServiceUnavailableException(ServiceError):
 
 class AccessDeniedException(ServiceError):
     """The caller is not allowed to do this."""
+
+
+class VersionMismatchException(ServiceError):
+    """The stream version given does not match the stream's current version."""
+
+
+class ClientLimitExceededException(ServiceError):
+    """A request over a Kinesis Video limit (fragments or bytes in one clip, images per call)."""
