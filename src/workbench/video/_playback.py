@@ -296,7 +296,7 @@ def images(
     check_max_results(max_results, 1, 100)
     request = {"stream": stream.arn, "range": [low, high, column], "every": sampling_interval}
     first = decode_token(next_token, request)["next"] if next_token else 0
-    total = int((high - low) * 1000 // sampling_interval) + 1
+    total = round((high - low) * 1000) // sampling_interval + 1
     instants = [low + k * sampling_interval / 1000 for k in range(first, total)][:max_results]
     params = (
         [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]

@@ -149,27 +149,14 @@ class FrameProcessor:
         found = [d for detector in self.detectors for d in detector.detect(frame.image)]
         return frame_record(self.stream.arn, frame, found), found
 
-    def run(
-        self,
-        start_selector: str | dict = "EARLIEST",
-        *,
-        follow: bool | None = None,
-        idle_timeout: float = 5.0,
-        max_frames: int | None = None,
-        stop: threading.Event | None = None,
-    ) -> dict:
-        """Read from ``start_selector`` (see ``VideoStream.get_media``) and write records.
+    def run(self, start_selector: str | dict = "EARLIEST", **reading) -> dict:
+        """Read from ``start_selector`` and write records; ``reading`` options (``follow``,
+        ``idle_timeout``, ``max_frames``, ``stop``) are those of ``VideoStream.get_media``.
 
         Returns a summary: frames read and analysed, records written, and the continuation
         token to resume from.
         """
-        media = self.stream.get_media(
-            start_selector,
-            follow=follow,
-            idle_timeout=idle_timeout,
-            max_frames=max_frames,
-            stop=stop,
-        )
+        media = self.stream.get_media(start_selector, **reading)
         batch: list[dict] = []
         read = analysed = written = 0
         last = -np.inf

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from workbench.video._service import Video
 
 MAX_FRAGMENT_S = 10.0
+# Timestamps are sums of floats: a frame due exactly at the cut may come a hair early.
+_CUT_TOLERANCE_S = 1e-6
 
 
 class VideoStream:
@@ -85,7 +87,7 @@ class VideoStream:
                     if pace and (wait := timestamp - clock.now()) > 0:
                         clock.sleep(wait, cancel=stop)
                     if pending.times and (
-                        timestamp - pending.times[0] >= fragment_duration
+                        timestamp - pending.times[0] >= fragment_duration - _CUT_TOLERANCE_S
                         or image.shape != pending.images[0].shape
                     ):
                         acks.append(self._commit(pending, next_start=timestamp))
