@@ -87,7 +87,7 @@ def test_images_come_at_the_sampling_interval_and_page(make_stream):
         token = page.get("NextToken")
         if not token:
             break
-    images = sum(pages, [])
+    images = [image for page in pages for image in page]
     assert [len(p) for p in pages] == [10, 10, 10]
     offsets = [i["TimeStamp"].timestamp() - t0 for i in images]
     assert offsets == pytest.approx([k * 0.2 for k in range(30)], abs=1e-3)

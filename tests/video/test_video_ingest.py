@@ -1,5 +1,7 @@
 """PutMedia cuts frames into fragments with numbers, timestamps, durations and sizes."""
 
+import itertools
+
 import cv2
 import numpy as np
 import pytest
@@ -128,5 +130,5 @@ def test_every_frame_put_is_got_back_in_order_with_its_timestamp(make_wb, gaps, 
         assert span < duration
     # Fragments tile the timeline: each ends where the next begins.
     fragments = stream.fragments()
-    for a, b in zip(fragments, fragments[1:], strict=False):
+    for a, b in itertools.pairwise(fragments):
         assert a.end_timestamp == pytest.approx(b.producer_timestamp, abs=1e-3)

@@ -28,7 +28,7 @@ def test_list_fragments_by_producer_range_and_pages_without_gaps_or_repeats(make
         if not token:
             break
     assert [len(p) for p in pages] == [3, 3, 3, 1]
-    assert sum(pages, []) == [f["FragmentNumber"] for f in everything]
+    assert [n for page in pages for n in page] == [f["FragmentNumber"] for f in everything]
 
 
 def test_list_fragments_by_server_timestamp(make_wb):

@@ -38,6 +38,8 @@ class PeopleDetector:
     """People by OpenCV's default HOG + linear SVM detector (upright people ≥ 64×128 px).
 
     ``min_score`` drops weak SVM margins; raise it for precision, lower it for recall.
+    ``scale`` steps the image pyramid: 1.1 is twice as fast as OpenCV's 1.05 and finds the
+    same people in the synthetic scenes; real footage with small people may want 1.05.
 
     >>> PeopleDetector().detect(np.zeros((160, 120, 3), np.uint8))
     []
@@ -45,7 +47,7 @@ class PeopleDetector:
 
     label = "Person"
 
-    def __init__(self, *, min_score: float = 0.5, scale: float = 1.05) -> None:
+    def __init__(self, *, min_score: float = 0.5, scale: float = 1.1) -> None:
         self.min_score = min_score
         self.scale = scale
         self._hog = cv2.HOGDescriptor()
