@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from workbench.errors import InvalidArgumentException
+from workbench.errors import InvalidArgumentException, ValidationException
 
 SEQUENCE_WIDTH = 56
 _POSITION_DIGITS = 27
@@ -52,9 +52,9 @@ def sequence_bytes(prefix: str, start: int, count: int) -> np.ndarray:
 
 def parse_sequence_number(text: object, field: str = "StartingSequenceNumber") -> tuple:
     """(stream creation ms, shard index, position) of a sequence number, or
-    InvalidArgumentException when it is not one this workbench issued."""
+    ValidationException when it is not a number, InvalidArgumentException when it is not one this workbench issued."""
     if not isinstance(text, str) or not _PATTERN.fullmatch(text):
-        raise InvalidArgumentException(
+        raise ValidationException(
             f"1 validation error detected: Value '{text}' at '{field}' failed to satisfy "
             "constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})"
         )

@@ -6,7 +6,7 @@
 >>> stream = wb.streams.create_stream("retail-trans", 2)
 >>> stream.put_record(b'{"Invoice": "536365"}', "17850")["ShardId"]
 'shardId-000000000001'
->>> it = stream.get_shard_iterator("shardId-000000000000", "TRIM_HORIZON")
+>>> it = stream.get_shard_iterator("shardId-000000000001", "TRIM_HORIZON")
 >>> [r["Data"] for r in stream.get_records(it)["Records"]]
 [b'{"Invoice": "536365"}']
 """
@@ -52,8 +52,8 @@ from workbench.streams._validation import (
     check_length,
     check_partition_key,
     invalid,
-    shard_id,
     shard_index,
+    shard_name,
     stream_arn,
 )
 
@@ -141,7 +141,7 @@ class Stream:
         if log is None:
             meta = self._meta()
             log = self._logs[index] = ShardLog(
-                self.folder / "shards" / shard_id(index), fsync=meta.fsync
+                self.folder / "shards" / shard_name(index), fsync=meta.fsync
             )
         return log
 
@@ -156,9 +156,9 @@ class Stream:
     def _shard_dict(self, meta: StreamMeta, info: ShardInfo) -> dict:
         shard: dict = {"ShardId": info.id}
         if info.parent is not None:
-            shard["ParentShardId"] = shard_id(info.parent)
+            shard["ParentShardId"] = shard_name(info.parent)
         if info.adjacent_parent is not None:
-            shard["AdjacentParentShardId"] = shard_id(info.adjacent_parent)
+            shard["AdjacentParentShardId"] = shard_name(info.adjacent_parent)
         shard["HashKeyRange"] = {
             "StartingHashKey": str(info.start),
             "EndingHashKey": str(info.end),
@@ -497,7 +497,7 @@ class Stream:
                 )
             if index != info.index:
                 raise InvalidArgumentException(
-                    f"Invalid StartingSequenceNumber. It encodes {shard_id(index)}, while it "
+                    f"Invalid StartingSequenceNumber. It encodes {shard_name(index)}, while it "
                     f"was used in a call to a shard with {info.id}"
                 )
             position += iterator_type == "AFTER_SEQUENCE_NUMBER"
@@ -515,7 +515,7 @@ class Stream:
             raise InvalidArgumentException("Invalid ShardIterator.")
         info = meta.shard(where.shard_index)
         if info is None:
-            raise self._not_found_shard(shard_id(where.shard_index))
+            raise self._not_found_shard(shard_name(where.shard_index))
         return where, meta, info
 
     def _read(
@@ -545,7 +545,7 @@ class Stream:
         children = []
         for s in sorted(meta.shards, key=lambda s: s.index):
             if info.index in (s.parent, s.adjacent_parent):
-                parents = [shard_id(p) for p in (s.parent, s.adjacent_parent) if p is not None]
+                parents = [shard_name(p) for p in (s.parent, s.adjacent_parent) if p is not None]
                 children.append(
                     {
                         "ShardId": s.id,
