@@ -120,7 +120,7 @@ def test_iterators_expire_300_seconds_after_issue(make_workbench):
 
 
 def test_forged_or_edited_iterators_are_refused(make_stream, make_workbench, tmp_path):
-    wb, stream = make_stream(1)
+    _, stream = make_stream(1)
     it = stream.get_shard_iterator(SHARD0, "TRIM_HORIZON")
     for forged in ["", "garbage", it[:-4] + "AAAA", it[4:], "A" * 600]:
         with pytest.raises(InvalidArgumentException, match=r"Invalid ShardIterator\."):
@@ -131,7 +131,7 @@ def test_forged_or_edited_iterators_are_refused(make_stream, make_workbench, tmp
 
 
 def test_iterators_work_in_another_process_of_the_same_home(make_stream, make_workbench):
-    wb, stream = make_stream(1)
+    _, stream = make_stream(1)
     put_n(stream, 2)
     it = stream.get_shard_iterator(SHARD0, "TRIM_HORIZON")
     again = make_workbench().streams.stream("s")

@@ -51,8 +51,8 @@ def sequence_bytes(prefix: str, start: int, count: int) -> np.ndarray:
 
 
 def parse_sequence_number(text: object, field: str = "StartingSequenceNumber") -> tuple:
-    """(stream creation ms, shard index, position) of a sequence number, or
-    ValidationException when it is not a number, InvalidArgumentException when it is not one this workbench issued."""
+    """(stream creation ms, shard index, position) of a sequence number; ValidationException
+    for what is not a number, InvalidArgumentException for one this workbench never issued."""
     if not isinstance(text, str) or not _PATTERN.fullmatch(text):
         raise ValidationException(
             f"1 validation error detected: Value '{text}' at '{field}' failed to satisfy "
