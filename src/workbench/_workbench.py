@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import os
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from workbench._home import Home
 from workbench.clock import Clock, WallClock
 
 if TYPE_CHECKING:
+    from workbench.streams import Streams
     from workbench.video import Video
 
 
@@ -33,7 +34,14 @@ class Workbench:
         self.home = Home(home)
         self.clock: Clock = clock if clock is not None else WallClock()
 
-    @functools.cached_property
+    @cached_property
+    def streams(self) -> Streams:
+        """Kinesis Data Streams in this home (``<home>/streams/``)."""
+        from workbench.streams import Streams
+
+        return Streams(self.home.service_dir("streams"), self.clock)
+
+    @cached_property
     def video(self) -> Video:
         """Kinesis Video Streams: cameras, fragments, clips, images and detectors."""
         from workbench.video import Video
