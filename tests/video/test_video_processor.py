@@ -171,3 +171,43 @@ def test_a_sink_that_refuses_records_gets_them_again():
     processor = FrameProcessor(_Stream(), sink, [_Fixed()])
     assert processor._flush([{"Data": b"{}", "PartitionKey": "s"}]) == 1
     assert sink.calls == 2 and len(sink.entries) == 1
+
+
+def test_records_land_in_a_data_stream_and_count_people_per_minute(make_wb):
+    import duckdb
+    import polars as pl
+
+    wb = make_wb()
+    video = wb.video.create_stream("street")
+    camera = SyntheticCamera(640, 480, 1, seed=2)
+    t0 = wb.clock.now()
+    video.put_media(camera.frames(130, start=t0), fragment_duration=10.0)
+    wb.streams.create_stream("detections", shard_count=1)
+    processor = wb.video.processor("street", "detections", [PeopleDetector()], sampling_interval=10)
+    assert processor.run()["RecordsWritten"] == 13
+    data = wb.streams.stream("detections")
+    shard = data.list_shards()[0]["ShardId"]
+    got = data.get_records(data.get_shard_iterator(shard, "TRIM_HORIZON"))["Records"]
+    assert [r["PartitionKey"] for r in got] == ["street"] * 13
+    rows = [orjson.loads(r["Data"]) for r in got]
+    frames = pl.DataFrame(
+        {
+            "ts": [
+                r["InputInformation"]["KinesisVideo"]["ProducerTimestamp"]
+                + r["InputInformation"]["KinesisVideo"]["FrameOffsetInSeconds"]
+                - t0
+                for r in rows
+            ],
+            "people": [r["LabelCounts"].get("Person", 0) for r in rows],
+        }
+    )
+    per_minute = duckdb.sql(
+        "SELECT floor(ts / 60) AS minute, max(people) AS most, count(*) AS n "
+        "FROM frames GROUP BY minute ORDER BY minute"
+    ).fetchall()
+    assert [(m, n) for m, _, n in per_minute] == [(0, 6), (1, 6), (2, 1)]
+    truth = [
+        max(len(camera.people(s)) for s in range(m * 60, min(m * 60 + 60, 121), 10))
+        for m in range(3)
+    ]
+    assert [most for _, most, _ in per_minute] == truth

@@ -18,7 +18,11 @@ from workbench.video._index import Index
 from workbench.video._times import check_max_results, decode_token, encode_token, to_datetime
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from workbench._workbench import Workbench
+    from workbench.video._detectors import Detector
+    from workbench.video._processor import FrameProcessor, RecordSink
     from workbench.video._stream import VideoStream
 
 ACCOUNT = "000000000000"
@@ -154,6 +158,24 @@ class Video:
             db.execute("DELETE FROM streams WHERE name = ?", (name,))
         # The rows are gone first: a crash here leaves only an unreferenced folder.
         shutil.rmtree(self.folder / row["folder"], ignore_errors=True)
+
+    def processor(
+        self,
+        stream_name: str,
+        sink: RecordSink | str,
+        detectors: Sequence[Detector] | None = None,
+        **options,
+    ) -> FrameProcessor:
+        """A frame processor over ``stream_name`` writing to ``sink``: a data stream's name
+        (``wb.streams``) or any object with ``put_records``. Detectors default to motion and
+        people; ``options`` are FrameProcessor's (``sampling_interval``, ``batch_size``).
+        """
+        from workbench.video._detectors import MotionDetector, PeopleDetector
+        from workbench.video._processor import FrameProcessor
+
+        target = self.wb.streams.stream(sink) if isinstance(sink, str) else sink
+        chosen = detectors if detectors is not None else [MotionDetector(), PeopleDetector()]
+        return FrameProcessor(self.stream(stream_name), target, chosen, **options)
 
     def enforce_retention(self) -> int:
         """Delete fragments older than their stream's retention; return how many went."""
