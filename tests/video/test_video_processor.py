@@ -201,7 +201,9 @@ def test_records_land_in_a_data_stream_and_count_people_per_minute(make_wb):
             "people": [r["LabelCounts"].get("Person", 0) for r in rows],
         }
     )
-    per_minute = duckdb.sql(
+    db = duckdb.connect()
+    db.register("frames", frames)
+    per_minute = db.sql(
         "SELECT floor(ts / 60) AS minute, max(people) AS most, count(*) AS n "
         "FROM frames GROUP BY minute ORDER BY minute"
     ).fetchall()
