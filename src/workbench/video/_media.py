@@ -1,10 +1,12 @@
-"""Fragment media files: Motion-JPEG in AVI, written by OpenCV, read frame by frame.
+"""Fragment media files: Motion-JPEG in AVI, read back frame by frame.
 
 Motion-JPEG because every frame is a keyframe: a fragment can be cut at any frame, each frame
-decodes on its own (random access for images and seeking), and OpenCV's FFmpeg writer encodes
-640×480 at about 300 frames/s on one core. AVI because OpenCV writes and reads it and its
-chunk layout (RIFF) gives each frame's byte range in a few lines, so readers fetch one JPEG
-without a demuxer.
+decodes on its own (random access for images and seeking), and libjpeg-turbo (cv2.imencode)
+encodes 640×480 at about 800 frames/s on one core. The AVI container is written here, in a
+few lines of RIFF, rather than by cv2.VideoWriter: OpenCV's writer re-encodes through FFmpeg's
+MJPEG encoder at about a third of that speed, and writing the chunks ourselves gives each
+frame's byte range for the index without parsing the file again. OpenCV and FFmpeg read the
+files back (tests check it).
 """
 
 from __future__ import annotations
@@ -19,49 +21,92 @@ import numpy as np
 from workbench._files import fsync_dir
 
 SUFFIX = ".avi"
-_FOURCC = cv2.VideoWriter_fourcc(*"MJPG")
+_AVIF_HASINDEX = 0x10
+_AVIIF_KEYFRAME = 0x10
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise OSError("OpenCV could not encode a frame as JPEG")
+    return data.tobytes()
 
 
 def write_fragment(path: Path, frames: list[np.ndarray], fps: float) -> list[tuple[int, int]]:
-    """Write ``frames`` to ``path`` durably; return each frame's JPEG (offset, length) in it."""
+    """Write ``frames`` to ``path`` as Motion-JPEG AVI, durably; return each frame's JPEG
+    (offset, length) in the file."""
     height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, _FOURCC, fps, (width, height))
-    if not writer.isOpened():
-        raise OSError(f"OpenCV could not open {path} for Motion-JPEG writing")
-    try:
-        for frame in frames:
-            writer.write(frame)
-    finally:
-        writer.release()
-    with open(path, "rb+") as f:
+    jpegs = [encode_jpeg(frame) for frame in frames]
+    rate = max(1, round(fps * 1000))
+    biggest = max(len(j) for j in jpegs)
+    avih = struct.pack(
+        "<10I16x",
+        round(1_000_000 / fps),  # microseconds per frame
+        biggest * max(1, round(fps)),  # max bytes per second
+        0,
+        _AVIF_HASINDEX,
+        len(jpegs),
+        0,
+        1,  # streams
+        biggest,
+        width,
+        height,
+    )
+    strh = struct.pack(
+        "<4s4sIHHIIIIIIiI4h",
+        b"vids",
+        b"MJPG",
+        0,
+        0,
+        0,
+        0,
+        1000,  # scale: rate / scale = frames per second
+        rate,
+        0,
+        len(jpegs),
+        biggest,
+        -1,
+        0,
+        0,
+        0,
+        width,
+        height,
+    )
+    strf = struct.pack(
+        "<IiiHH4sIiiII", 40, width, height, 1, 24, b"MJPG", width * height * 3, 0, 0, 0, 0
+    )
+    strl = _list(b"strl", _chunk(b"strh", strh) + _chunk(b"strf", strf))
+    hdrl = _list(b"hdrl", _chunk(b"avih", avih) + strl)
+    # 12 bytes of RIFF header, then hdrl, then the movi list's 12-byte header.
+    movi_start = 12 + len(hdrl) + 8  # where the 'movi' tag lies; idx1 offsets count from it
+    body, index, spans = [], [], []
+    pos = movi_start + 4
+    for jpeg in jpegs:
+        chunk = _chunk(b"00dc", jpeg)
+        index.append(struct.pack("<4sIII", b"00dc", _AVIIF_KEYFRAME, pos - movi_start, len(jpeg)))
+        spans.append((pos + 8, len(jpeg)))
+        body.append(chunk)
+        pos += len(chunk)
+    movi = _list(b"movi", b"".join(body))
+    riff = _list(b"AVI ", hdrl + movi + _chunk(b"idx1", b"".join(index)), tag=b"RIFF")
+    with open(path, "wb") as f:
+        f.write(riff)
+        f.flush()
         os.fsync(f.fileno())
-    spans = frame_spans(path.read_bytes())
-    if len(spans) != len(frames):
-        raise OSError(f"{path} holds {len(spans)} frames, {len(frames)} were written")
     return spans
+
+
+def _chunk(tag: bytes, data: bytes) -> bytes:
+    return tag + struct.pack("<I", len(data)) + data + (b"\0" if len(data) & 1 else b"")
+
+
+def _list(kind: bytes, data: bytes, tag: bytes = b"LIST") -> bytes:
+    return tag + struct.pack("<I", len(data) + 4) + kind + data
 
 
 def commit_file(tmp: Path, final: Path) -> None:
     os.replace(tmp, final)
     fsync_dir(final.parent)
-
-
-def frame_spans(data: bytes) -> list[tuple[int, int]]:
-    """(offset, length) of every video frame chunk (``00dc``) in an AVI file's ``movi`` list."""
-    spans: list[tuple[int, int]] = []
-    _walk(data, 12, len(data), spans, in_movi=False)
-    return spans
-
-
-def _walk(data: bytes, pos: int, end: int, spans: list, in_movi: bool) -> None:
-    while pos + 8 <= end:
-        tag, size = struct.unpack_from("<4sI", data, pos)
-        body = pos + 8
-        if tag == b"LIST":
-            _walk(data, body + 4, min(body + size, end), spans, data[body : body + 4] == b"movi")
-        elif in_movi and tag[2:] == b"dc":
-            spans.append((body, size))
-        pos = body + size + (size & 1)
 
 
 def read_frame(handle, span: tuple[int, int], reduce: int = 1) -> np.ndarray:
