@@ -22,6 +22,7 @@ from workbench.video._detectors import (
     MotionDetector,
     PeopleDetector,
 )
+from workbench.video._display import draw_detections, play, show, thumbnails
 from workbench.video._playback import Frame, Media
 from workbench.video._processor import FrameProcessor, MemorySink, RecordSink, frame_record
 from workbench.video._service import Video
@@ -42,7 +43,11 @@ __all__ = [
     "SyntheticCamera",
     "Video",
     "VideoStream",
+    "draw_detections",
     "frame_record",
+    "play",
+    "show",
+    "thumbnails",
     "video_file",
     "webcam",
     "webcam_available",
