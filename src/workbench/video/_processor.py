@@ -166,7 +166,9 @@ class FrameProcessor:
             if frame.fragment_number != fragment and batch:
                 written += self._flush(batch)
             fragment = frame.fragment_number
-            if frame.producer_timestamp - last < self.sampling_interval:
+            since = frame.producer_timestamp - last
+            # A later PutMedia may restart producer time lower: sample afresh from there.
+            if 0 <= since < self.sampling_interval:
                 continue
             last = frame.producer_timestamp
             record, _ = self.analyse(frame)
