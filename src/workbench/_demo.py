@@ -30,8 +30,31 @@ def _clock_step(wb: Workbench) -> list[Output]:
     return [Output(f"simulated clock moved from {start} to {wb.clock.isoformat()}", "in memory")]
 
 
+def _video_step(wb: Workbench) -> list[Output]:
+    import base64
+
+    from workbench.video import SyntheticCamera
+
+    stream = wb.video.create_stream("demo-camera", data_retention_in_hours=24)
+    start = wb.clock.now()
+    acks = stream.put_media(SyntheticCamera(640, 480, 15, seed=1).frames(6, start=start))
+    folder = wb.home.service_dir("video") / "demo"
+    folder.mkdir(exist_ok=True)
+    clip = folder / "clip.mp4"
+    clip.write_bytes(stream.get_clip(start, start + 6)["Payload"])
+    image = stream.get_images(start + 3, start + 3, sampling_interval=1000, width=320)
+    thumbnail = folder / "thumbnail.jpg"
+    thumbnail.write_bytes(base64.b64decode(image["Images"][0]["ImageContent"]))
+    return [
+        Output(f"video stream demo-camera: {len(acks)} fragments of 6 s at 640x480", stream.arn),
+        Output("H.264 clip of the camera (plays in a browser)", str(clip)),
+        Output("thumbnail at 3 s", str(thumbnail)),
+    ]
+
+
 STEPS: list[tuple[str, Step]] = [
     ("Simulated clock", _clock_step),
+    ("Video Streams: a synthetic camera, fragments, a clip and a thumbnail", _video_step),
 ]
 
 
