@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import math
+import shutil
 import subprocess
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +17,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from workbench._files import atomic_write_bytes
 from workbench.errors import (
     ClientLimitExceededException,
     InvalidArgumentException,
@@ -45,6 +49,8 @@ MAX_CLIP_BYTES = 100 * 1024 * 1024
 MAX_IMAGES_RANGE_S = 300.0
 MIN_SAMPLING_MS = 200
 _POLL_S = 0.1
+MAX_PLAYLIST_FRAGMENTS = 5000
+_EXPIRY = "expires"
 _BATCH = 64
 
 
@@ -227,12 +233,15 @@ def clip(stream: VideoStream, low: float, high: float, column: str) -> dict:
     return {"ContentType": "video/mp4", "Payload": encode_h264(jpegs, fps)}
 
 
-def encode_h264(jpegs: list[bytes], fps: float) -> bytes:
-    """An MP4 (H.264, yuv420p, moov first) of JPEG frames, playable in browsers."""
+def encode_h264(
+    jpegs: list[bytes], fps: float, container: str = "mp4", start_offset: float = 0.0
+) -> bytes:
+    """H.264 (yuv420p) of JPEG frames in an MP4 (moov first) or an MPEG-TS segment whose
+    timestamps begin at ``start_offset`` seconds; browsers and HLS players take either."""
     import imageio_ffmpeg
 
     with tempfile.TemporaryDirectory(prefix="workbench-clip-") as tmp:
-        out = Path(tmp) / "clip.mp4"
+        out = Path(tmp) / f"clip.{'mp4' if container == 'mp4' else 'ts'}"
         # Frames go in as the JPEGs they are stored as: no decode in Python, ffmpeg does it.
         command = [
             imageio_ffmpeg.get_ffmpeg_exe(),
@@ -253,14 +262,75 @@ def encode_h264(jpegs: list[bytes], fps: float) -> bytes:
             "veryfast",
             "-pix_fmt",
             "yuv420p",
-            "-movflags",
-            "+faststart",
-            str(out),
         ]
-        done = subprocess.run(command, input=b"".join(jpegs), capture_output=True, check=False)
+        if container == "mp4":
+            command += ["-movflags", "+faststart"]
+        else:
+            # No B-frames: each segment's first frame is shown at its own start, so segments
+            # join on the playlist's timeline without an overlap.
+            command += ["-bf", "0", "-output_ts_offset", f"{start_offset:.6f}", "-f", "mpegts"]
+        done = subprocess.run(
+            [*command, str(out)], input=b"".join(jpegs), capture_output=True, check=False
+        )
         if done.returncode != 0:
             raise OSError(f"ffmpeg could not encode the clip: {done.stderr.decode()[-500:]}")
         return out.read_bytes()
+
+
+def hls_playlist(stream: VideoStream, low: float, high: float, column: str, expires: int) -> dict:
+    """An ON_DEMAND HLS session: one MPEG-TS segment per fragment and a VOD media playlist."""
+    if not 300 <= expires <= 43200:
+        raise InvalidArgumentException(f"Expires {expires} s is out of range 300-43200")
+    clock = stream.video.clock
+    root = stream.video.folder / "hls"
+    root.mkdir(exist_ok=True)
+    _drop_expired_sessions(root, clock.now())
+    fragments = _overlapping(stream, low, high, column)[:MAX_PLAYLIST_FRAGMENTS]
+    if not fragments:
+        raise ResourceNotFoundException(
+            f"No fragments of stream {stream.name} in {to_datetime(low).isoformat()} .. "
+            f"{to_datetime(high).isoformat()}"
+        )
+    session = root / f"{stream.name}-{uuid.uuid4().hex[:12]}"
+    session.mkdir()
+    lines, offset, longest = [], 0.0, 0.0
+    for fragment in fragments:
+        times = fragment.frame_times - fragment.producer_timestamp + _start(fragment, column)
+        with open(fragment.path, "rb") as handle:
+            jpegs = [
+                read_jpeg(handle, tuple(span))
+                for at, span in zip(times, fragment.frame_spans, strict=True)
+                if low <= at < high
+            ]
+        if not jpegs:
+            continue
+        seconds = fragment.duration_ms / 1000 * len(jpegs) / len(times)
+        fps = len(jpegs) / seconds if seconds > 0 else 1.0
+        name = f"{fragment.number}.ts"
+        (session / name).write_bytes(encode_h264(jpegs, fps, container="ts", start_offset=offset))
+        lines += [f"#EXTINF:{seconds:.3f},", name]
+        offset += seconds
+        longest = max(longest, seconds)
+    playlist = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:3",
+        "#EXT-X-PLAYLIST-TYPE:VOD",
+        f"#EXT-X-TARGETDURATION:{math.ceil(longest)}",
+        "#EXT-X-MEDIA-SEQUENCE:0",
+        *lines,
+        "#EXT-X-ENDLIST",
+    ]
+    index = session / "index.m3u8"
+    atomic_write_bytes(index, ("\n".join(playlist) + "\n").encode())
+    atomic_write_bytes(session / _EXPIRY, str(clock.now() + expires).encode())
+    return {"HLSStreamingSessionURL": index.as_uri()}
+
+
+def _drop_expired_sessions(root: Path, now: float) -> None:
+    for session in root.iterdir():
+        expiry = session / _EXPIRY
+        if expiry.exists() and float(expiry.read_text()) <= now:
+            shutil.rmtree(session, ignore_errors=True)
 
 
 def images(

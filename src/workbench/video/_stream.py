@@ -243,6 +243,23 @@ class VideoStream:
         low, high, column = time_range(start, end, timestamp_type)
         return _playback.clip(self, low, high, column)
 
+    def get_hls_playlist(
+        self,
+        start: object,
+        end: object,
+        *,
+        timestamp_type: str = "PRODUCER_TIMESTAMP",
+        expires: int = 300,
+    ) -> dict:
+        """GetHLSStreamingSessionURL with PlaybackMode ON_DEMAND: a ``file://`` URL of a VOD
+        playlist (one H.264 MPEG-TS segment per fragment) that HLS players open.
+
+        Sessions live under ``<home>/video/hls/`` until ``expires`` seconds of the workbench
+        clock have passed (300-43200, as on AWS); a later call removes expired ones.
+        """
+        low, high, column = time_range(start, end, timestamp_type)
+        return _playback.hls_playlist(self, low, high, column, expires)
+
     def get_images(
         self,
         start: object,
