@@ -40,3 +40,34 @@ def info(home: Path = HomeOption) -> None:
 
 def main() -> None:
     app()
+
+
+@app.command()
+def camera(
+    stream: str = typer.Option("camera", help="Video stream to film into (created if missing)."),
+    seconds: float = typer.Option(10.0, help="Seconds of video."),
+    width: int = typer.Option(640),
+    height: int = typer.Option(480),
+    fps: float = typer.Option(15.0),
+    seed: int = typer.Option(0),
+    home: Path = HomeOption,
+) -> None:
+    """Film the synthetic camera into a video stream; print its fragments and a clip's path."""
+    from tqdm import tqdm
+
+    from workbench import Workbench
+    from workbench.errors import ResourceNotFoundException
+    from workbench.video import SyntheticCamera
+
+    wb = Workbench(home=home)
+    try:
+        target = wb.video.stream(stream)
+    except ResourceNotFoundException:
+        target = wb.video.create_stream(stream)
+    start = wb.clock.now()
+    shots = SyntheticCamera(width, height, fps, seed=seed).frames(seconds, start=start)
+    acks = target.put_media(tqdm(shots, total=round(seconds * fps), unit="frame"))
+    clip = wb.home.service_dir("video") / f"{stream}-{int(start)}.mp4"
+    clip.write_bytes(target.get_clip(start, start + seconds)["Payload"])
+    typer.echo(f"{len(acks)} fragments into {target.arn}")
+    typer.echo(f"clip: {clip}")

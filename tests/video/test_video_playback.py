@@ -133,6 +133,10 @@ def test_selectors_are_validated(make_stream):
         stream.get_media({"StartSelectorType": "FRAGMENT_NUMBER"})
     with pytest.raises(InvalidArgumentException, match="StartTimestamp"):
         stream.get_media({"StartSelectorType": "SERVER_TIMESTAMP"})
+    with pytest.raises(InvalidArgumentException, match="string of digits"):
+        stream.get_media({"StartSelectorType": "FRAGMENT_NUMBER", "AfterFragmentNumber": "x1"})
+    with pytest.raises(InvalidArgumentException, match="string of digits"):
+        stream.get_media({"StartSelectorType": "CONTINUATION_TOKEN", "ContinuationToken": "-"})
 
 
 def test_now_tails_the_live_edge_until_the_producer_goes_quiet(make_wb):

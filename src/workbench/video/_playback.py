@@ -82,6 +82,10 @@ def parse_selector(selector: str | dict) -> dict:
     }.get(kind)
     if needs and selector.get(needs) in (None, ""):
         raise InvalidArgumentException(f"StartSelectorType {kind} needs {needs}")
+    if needs in ("AfterFragmentNumber", "ContinuationToken") and not str(selector[needs]).isdigit():
+        raise InvalidArgumentException(
+            f"{needs} {selector[needs]!r} is not a fragment number (a string of digits)"
+        )
     return dict(selector)
 
 
@@ -368,6 +372,8 @@ def images(
     first = decode_token(next_token, request)["next"] if next_token else 0
     total = round((high - low) * 1000) // sampling_interval + 1
     instants = [low + k * sampling_interval / 1000 for k in range(first, total)][:max_results]
+    if not instants:
+        return {"Images": []}
     params = (
         [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
         if image_format == "JPEG"
