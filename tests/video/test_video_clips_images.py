@@ -133,3 +133,13 @@ def test_get_images_refuses_bad_arguments(make_stream, options, match):
     end = t0 + options.pop("end_offset", 1)
     with pytest.raises(InvalidArgumentException, match=match):
         stream.get_images(t0, end, **options)
+
+
+def test_a_clip_across_frame_sizes_is_refused(make_wb):
+    wb = make_wb()
+    stream = wb.video.create_stream("cam")
+    small, large = np.zeros((16, 16, 3), np.uint8), np.zeros((32, 32, 3), np.uint8)
+    stream.put_media([(0.0, small), (0.1, small), (0.2, large), (0.3, large)])
+    with pytest.raises(InvalidArgumentException, match="frame sizes"):
+        stream.get_clip(0, 1)
+    assert len(stream.get_clip(0.2, 1)["Payload"]) > 0

@@ -117,3 +117,12 @@ def test_another_workbench_on_the_same_home_sees_the_streams(make_stream):
     other = Workbench(home=stream.video.wb.home.path, clock=stream.video.clock)
     assert other.video.describe_stream("cam")["StreamInfo"]["StreamARN"] == stream.arn
     assert len(other.video.stream("cam").list_fragments()["Fragments"]) == 1
+
+
+def test_a_stream_arn_names_the_stream_too(make_wb):
+    wb = make_wb()
+    stream = wb.video.create_stream("cam")
+    assert wb.video.stream(stream.arn).name == "cam"
+    assert wb.video.describe_stream(stream.arn)["StreamInfo"]["StreamName"] == "cam"
+    with pytest.raises(ResourceNotFoundException):
+        wb.video.stream(stream.arn + "0")

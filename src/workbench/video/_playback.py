@@ -223,6 +223,12 @@ def clip(stream: VideoStream, low: float, high: float, column: str) -> dict:
             f"bytes; a clip holds at most {MAX_CLIP_FRAGMENTS} fragments and "
             f"{MAX_CLIP_BYTES} bytes: ask for a shorter range"
         )
+    sizes = {(f.width, f.height) for f in fragments}
+    if len(sizes) > 1:
+        raise InvalidArgumentException(
+            f"The range mixes frame sizes {sorted(sizes)}; an MP4 clip has one size: ask for a "
+            "range within one size"
+        )
     jpegs: list[bytes] = []
     times: list[float] = []
     for fragment in fragments:

@@ -117,11 +117,11 @@ class Video:
         return self.stream(name)
 
     def stream(self, name: str) -> VideoStream:
-        """The video stream called ``name`` (ResourceNotFoundException when there is none)."""
+        """The video stream called ``name`` or with that ARN (else ResourceNotFoundException)."""
         from workbench.video._stream import VideoStream
 
         row = self._row(name)
-        return VideoStream(self, name, row["arn"], self.folder / row["folder"])
+        return VideoStream(self, row["name"], row["arn"], self.folder / row["folder"])
 
     def describe_stream(self, name: str) -> dict:
         """DescribeStream: ``{"StreamInfo": {...}}``."""
@@ -202,9 +202,12 @@ class Video:
         return sum(self.stream(name).recover(wait=False) for name in names)
 
     def _row(self, name: str):
-        _check_name(name)
+        # A stream ARN names the stream too, as in AWS's StreamARN parameters.
+        by = "arn" if isinstance(name, str) and name.startswith("arn:aws:kinesisvideo:") else "name"
+        if by == "name":
+            _check_name(name)
         with self.index.connect() as db:
-            row = db.execute("SELECT * FROM streams WHERE name = ?", (name,)).fetchone()
+            row = db.execute(f"SELECT * FROM streams WHERE {by} = ?", (name,)).fetchone()
         if row is None:
             raise ResourceNotFoundException(
                 f"The stream {name} under account {ACCOUNT} was not found."
