@@ -213,3 +213,20 @@ def test_records_land_in_a_data_stream_and_count_people_per_minute(make_wb):
         for m in range(3)
     ]
     assert [most for _, most, _ in per_minute] == truth
+
+
+def test_sampling_starts_afresh_when_producer_time_goes_back(make_wb):
+    wb = make_wb()
+    stream = wb.video.create_stream("cam")
+    camera = SyntheticCamera(160, 160, 10)
+    stream.put_media(camera.frames(2, start=5000.0))
+    stream.put_media(camera.frames(2, start=1000.0))  # a producer with a reset clock
+    sink = MemorySink()
+    summary = FrameProcessor(stream, sink, [_Fixed()], sampling_interval=1.0).run()
+    assert summary["FramesAnalysed"] == 4
+    starts = [
+        r["InputInformation"]["KinesisVideo"]["ProducerTimestamp"]
+        + r["InputInformation"]["KinesisVideo"]["FrameOffsetInSeconds"]
+        for r in sink.records
+    ]
+    assert starts == pytest.approx([5000, 5001, 1000, 1001])
