@@ -347,31 +347,37 @@ class ShardLog:
             del self._views[gone]
         return [v for base in names if (v := self._view(base)) is not None]
 
-    def end(self) -> int:
-        """Position after the newest record."""
-        segments = self.segments()
+    def end(self, segments: list[_SegmentView] | None = None) -> int:
+        """Position after the newest record (of ``segments``, a snapshot, when given)."""
+        segments = self.segments() if segments is None else segments
         return segments[-1].base + segments[-1].count if segments else 0
 
-    def first_at_or_after(self, instant_ms: int) -> int:
+    def first_at_or_after(self, instant_ms: int, segments: list[_SegmentView] | None = None) -> int:
         """Position of the first record that arrived at or after ``instant_ms``."""
-        segments = self.segments()
+        segments = self.segments() if segments is None else segments
         for view in segments:
             if view.count and view.last_ts() >= instant_ms:
                 return view.base + view.search(instant_ms)
         return segments[-1].base + segments[-1].count if segments else 0
 
-    def arrival_ms(self, position: int) -> int | None:
-        for view in reversed(self.segments()):
+    def arrival_ms(self, position: int, segments: list[_SegmentView] | None = None) -> int | None:
+        for view in reversed(self.segments() if segments is None else segments):
             if view.base <= position < view.base + view.count:
                 return int(view.ts[position - view.base])
         return None
 
-    def read(self, start: int, limit: int | None, max_bytes: int | None = None) -> list[pa.Table]:
+    def read(
+        self,
+        start: int,
+        limit: int | None,
+        max_bytes: int | None = None,
+        segments: list[_SegmentView] | None = None,
+    ) -> list[pa.Table]:
         """Tables of the records from ``start`` on (at most ``limit``), one per segment."""
         tables: list[pa.Table] = []
         left = limit if limit is not None else 1 << 62
         budget = max_bytes if max_bytes is not None else 1 << 62
-        for view in self.segments():
+        for view in self.segments() if segments is None else segments:
             stop = view.base + view.count
             if stop <= start or left <= 0 or budget <= 0:
                 continue
@@ -391,13 +397,14 @@ class _SegmentView:
 
     def __init__(self, folder: Path, base: int) -> None:
         self.folder = folder
+        self._ts_path = str(folder / "ts")
         self.base = base
         self.count = 0
         self._mapped_ts = -1
         self._buffers: dict[str, pa.Buffer] = {}
 
     def refresh(self) -> None:
-        ts_size = os.stat(self.folder / "ts").st_size
+        ts_size = os.stat(self._ts_path).st_size
         if ts_size == self._mapped_ts:
             return
         # ts first: every other file already holds the records ts counts.

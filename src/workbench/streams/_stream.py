@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import math
 import operator
@@ -527,9 +528,9 @@ class Stream:
         where = Position(self.name, meta.created_ms, info.index, position)
         return self._streams.signer.issue(where, now_ms)
 
-    def _first_position(self, log: ShardLog, meta: StreamMeta) -> int:
+    def _first_position(self, log: ShardLog, meta: StreamMeta, segments: list | None = None) -> int:
         horizon = self._clock.now_ms() - meta.retention_hours * 3_600_000
-        return log.first_at_or_after(horizon)
+        return log.first_at_or_after(horizon, segments)
 
     def _open_iterator(self, shard_iterator: str) -> tuple[Position, StreamMeta, ShardInfo]:
         where = self._streams.signer.open(shard_iterator, self._clock.now_ms())
@@ -546,17 +547,18 @@ class Stream:
     ) -> tuple[list[pa.Table], str | None, int, list[dict] | None]:
         where, meta, info = self._open_iterator(shard_iterator)
         log = self._log(info.index)
-        start = max(where.position, self._first_position(log, meta))
+        segments = log.segments()
+        start = max(where.position, self._first_position(log, meta, segments))
         stop = info.end_position
         if stop is not None:
             limit = max(0, min(limit if limit is not None else stop, stop - start))
-        tables = log.read(start, limit, max_bytes) if limit != 0 else []
+        tables = log.read(start, limit, max_bytes, segments) if limit != 0 else []
         after = start + sum(t.num_rows for t in tables)
-        tip = log.end() if stop is None else stop
+        tip = log.end(segments) if stop is None else stop
         now_ms = self._clock.now_ms()
         behind = 0
         if after < tip:
-            arrival = log.arrival_ms(after)
+            arrival = log.arrival_ms(after, segments)
             behind = max(0, now_ms - arrival) if arrival is not None else 0
         if stop is not None and after >= stop:
             children = self._children(meta, info)
@@ -899,6 +901,7 @@ def _arrow_batch(data: pa.Array, keys: pa.Array) -> Batch:
     return Batch(data_view, data_offsets, key_view, key_offsets)
 
 
+@functools.cache
 def _empty_table() -> pa.Table:
     return pa.table(
         {
