@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import math
 import operator
 from collections.abc import Iterator, Sequence
@@ -44,6 +43,7 @@ from workbench.streams._metadata import MetaFile, ShardInfo, StreamMeta
 from workbench.streams._routing import (
     hash_key_of,
     hash_key_ranges,
+    md5_digests,
     md5_hash_keys,
     split_hash_keys,
 )
@@ -879,7 +879,7 @@ def _plain_records(
     keys = [k.encode() for k in texts]
     if max(map(operator.add, map(len, datas), map(len, keys))) > max_bytes:
         return None
-    digests = b"".join([hashlib.md5(k).digest() for k in keys])
+    digests = md5_digests(keys)
     halves = np.frombuffer(digests, dtype=">u8").reshape(-1, 2).astype(np.uint64)
     return datas, keys, halves[:, 0], halves[:, 1]
 
