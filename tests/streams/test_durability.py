@@ -230,3 +230,26 @@ def test_writers_of_two_processes_follow_each_others_segment_rollover(tmp_path):
     assert table.column("data").to_pylist() == sent
     seqs = [int(s) for s in table.column("sequence_number").to_pylist()]
     assert seqs == sorted(set(seqs))
+
+
+def test_threads_sharing_one_stream_object(tmp_path):
+    import threading
+
+    stream = Workbench(home=tmp_path).streams.create_stream("s", 2)
+
+    def produce(tag):
+        for batch in range(20):
+            ids = [f"{tag}-{batch * 10 + i}" for i in range(10)]
+            if batch % 2:
+                for x in ids:
+                    stream.put_record(x.encode(), x)
+            else:
+                stream.put_records([{"Data": x.encode(), "PartitionKey": x} for x in ids])
+
+    threads = [threading.Thread(target=produce, args=(tag,)) for tag in "abcd"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    found = everything(tmp_path)
+    assert sorted(found) == sorted(f"{t}-{i}".encode() for t in "abcd" for i in range(200))

@@ -36,6 +36,7 @@ import os
 import shutil
 import stat
 import struct
+import threading
 import uuid
 from array import array
 from collections.abc import Callable, Iterator
@@ -166,6 +167,8 @@ class ShardLog:
         self._lock_fd: int | None = None
         self._tail: _Tail | None = None
         self._views: dict[int, _SegmentView] = {}
+        # flock excludes other processes only: threads of this one share the descriptor.
+        self._mutex = threading.RLock()
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -178,12 +181,13 @@ class ShardLog:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        lock = self._lock_fd if self._lock_fd is not None else self._open_lock()
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        with self._mutex:
+            lock = self._lock_fd if self._lock_fd is not None else self._open_lock()
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def close(self) -> None:
         if self._tail is not None:
@@ -244,6 +248,7 @@ class ShardLog:
         """Append ``batch``; returns (position of its first record, arrival ms, its sequence
         numbers as text for batches small enough to make them one by one), or None when
         ``may_write`` (asked with the lock held) says the shard no longer takes records."""
+        self._mutex.acquire()
         lock = self._lock_fd if self._lock_fd is not None else self._open_lock()
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -265,6 +270,7 @@ class ShardLog:
             return position, arrival, numbers
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+            self._mutex.release()
 
     def _write(
         self, tail: _Tail, batch: Batch, arrival: int, prefix: str, position: int
@@ -343,9 +349,10 @@ class ShardLog:
     def segments(self) -> list[_SegmentView]:
         """The segments as they are now, oldest first."""
         names = _segment_names(self.folder)
-        for gone in set(self._views) - set(names):
-            del self._views[gone]
-        return [v for base in names if (v := self._view(base)) is not None]
+        with self._mutex:
+            for gone in set(self._views) - set(names):
+                self._views.pop(gone, None)
+            return [v for base in names if (v := self._view(base)) is not None]
 
     def end(self, segments: list[_SegmentView] | None = None) -> int:
         """Position after the newest record (of ``segments``, a snapshot, when given)."""
@@ -412,11 +419,14 @@ class _SegmentView:
         buffers = {"ts": self._map("ts")}
         for name in _FILES[1:]:
             buffers[name] = self._map(name)
+        count = min(count, len(buffers["ts"]) // 8)
+        # Threads reading this view without the lock see a count only after the arrays that
+        # back it: an older count with newer arrays is harmless, the other way round is not.
+        self.ts = np.frombuffer(buffers["ts"], dtype="<i8", count=count)
+        self.data_off = np.frombuffer(buffers["data.off"], dtype="<i4", count=count + 1)
         self._buffers = buffers
         self._mapped_ts = ts_size
-        self.count = min(count, len(buffers["ts"]) // 8)
-        self.ts = np.frombuffer(buffers["ts"], dtype="<i8", count=self.count)
-        self.data_off = np.frombuffer(buffers["data.off"], dtype="<i4", count=self.count + 1)
+        self.count = count
 
     def _map(self, name: str) -> pa.Buffer:
         with open(self.folder / name, "rb") as f:

@@ -39,7 +39,7 @@ from workbench.errors import (
 from workbench.streams._frames import PartitionKey, frame_records
 from workbench.streams._iterators import ITERATOR_TYPES, Position
 from workbench.streams._log import COLUMNS, Batch, ShardLog
-from workbench.streams._metadata import MetaFile, ShardInfo, StreamMeta
+from workbench.streams._metadata import MetaFile, ShardInfo, Snapshot, StreamMeta
 from workbench.streams._routing import (
     hash_key_of,
     hash_key_ranges,
@@ -121,16 +121,19 @@ class Stream:
     # -- metadata ------------------------------------------------------------------------------
 
     def _meta(self) -> StreamMeta:
-        meta = self._meta_file.load()
-        if meta is None:
+        return self._snapshot().meta
+
+    def _snapshot(self) -> Snapshot:
+        snapshot = self._meta_file.load()
+        if snapshot is None:
             raise ResourceNotFoundException(
                 f"Stream {self.name} under account {ACCOUNT} not found."
             )
-        if meta.created_ms != self._created_ms:
+        if snapshot.meta.created_ms != self._created_ms:
             # Deleted and created again (maybe by another process): the open files are stale.
             self.close()
-            self._created_ms = meta.created_ms
-        return meta
+            self._created_ms = snapshot.meta.created_ms
+        return snapshot
 
     def _not_found_shard(self, shard: str) -> ResourceNotFoundException:
         return ResourceNotFoundException(
@@ -147,9 +150,8 @@ class Stream:
         log = self._logs.get(index)
         if log is None:
             meta = self._meta()
-            log = self._logs[index] = ShardLog(
-                self.folder / "shards" / shard_name(index), fsync=meta.fsync
-            )
+            log = ShardLog(self.folder / "shards" / shard_name(index), fsync=meta.fsync)
+            log = self._logs.setdefault(index, log)
         return log
 
     @contextlib.contextmanager
@@ -270,8 +272,7 @@ class Stream:
 
     def _append(self, info: ShardInfo, prefix: str, batch: Batch, now_ms: int) -> tuple | None:
         def still_open() -> bool:
-            self._meta()
-            return info.index in self._meta_file.open_indices
+            return info.index in self._snapshot().open_indices
 
         return self._log(info.index).append(batch, now_ms, prefix, still_open)
 
@@ -300,7 +301,8 @@ class Stream:
         if sequence_number_for_ordering is not None:
             parse_sequence_number(sequence_number_for_ordering, "sequenceNumberForOrdering")
         # The cached metadata is enough to route: the shard's lock-held check refreshes it.
-        meta = self._meta_file.current or self._meta()
+        snapshot = self._meta_file.snapshot or self._snapshot()
+        meta = snapshot.meta
         self._check_record(data, key, meta.max_record_size_kib * 1024, "")
         hash_key = (
             hash_key_of(key) if explicit_hash_key is None else check_hash_key(explicit_hash_key)
@@ -308,7 +310,7 @@ class Stream:
         now_ms = self._now_ms()
         batch = Batch.of([data], [key.encode()])
         while True:
-            info = self._meta_file.open_shards[self._meta_file.router.shard_of(hash_key)]
+            info = snapshot.open_shards[snapshot.router.shard_of(hash_key)]
             prefix = meta.prefix(info.index)
             done = self._append(info, prefix, batch, now_ms)
             if done is not None:
@@ -317,7 +319,8 @@ class Stream:
                     "SequenceNumber": done[2][0],
                     "EncryptionType": "NONE",
                 }
-            meta = self._meta()
+            snapshot = self._snapshot()
+            meta = snapshot.meta
 
     def put_records(self, records: Sequence[dict]) -> dict:
         """PutRecords: up to 500 records and 5 MiB in one call; per-record results in order."""
@@ -342,9 +345,9 @@ class Stream:
         results: list = [None] * len(records)
         pending = np.arange(len(records))
         while len(pending):
-            meta = self._meta()
-            shards = self._meta_file.open_shards
-            where = self._meta_file.router.shards_of(hi[pending], lo[pending])
+            snapshot = self._snapshot()
+            meta, shards = snapshot.meta, snapshot.open_shards
+            where = snapshot.router.shards_of(hi[pending], lo[pending])
             order = pending[np.argsort(where, kind="stable")]
             counts = np.bincount(where, minlength=len(shards)).tolist()
             refused = []
@@ -427,9 +430,9 @@ class Stream:
     def _put_arrays(self, data: pa.Array, keys: pa.Array, summary: dict) -> None:
         hi, lo = md5_hash_keys(keys)
         while len(data):
-            meta = self._meta()
-            where = self._meta_file.router.shards_of(hi, lo)
-            shards = self._meta_file.open_shards
+            snapshot = self._snapshot()
+            meta, shards = snapshot.meta, snapshot.open_shards
+            where = snapshot.router.shards_of(hi, lo)
             order = np.argsort(where, kind="stable")
             counts = np.bincount(where, minlength=len(shards))
             if len(shards) > 1:
