@@ -365,8 +365,9 @@ class Stream:
                     refused.extend(members)
                     continue
                 shard = info.id
-                for i, number in zip(members, done[2], strict=True):
-                    results[i] = {"ShardId": shard, "SequenceNumber": number}
+                answers = [{"ShardId": shard, "SequenceNumber": n} for n in done[2]]
+                for i, answer in zip(members, answers, strict=True):
+                    results[i] = answer
             pending = np.array(refused, dtype=np.int64)
         return {"FailedRecordCount": 0, "Records": results, "EncryptionType": "NONE"}
 
@@ -862,15 +863,20 @@ def check_tag(key: object, value: object) -> None:
     check_length(value, "tags.value", 0, 256)
 
 
+_DATA = operator.itemgetter("Data")
+_PARTITION_KEY = operator.itemgetter("PartitionKey")
+_HAS_HASH_KEY = operator.methodcaller("__contains__", "ExplicitHashKey")
+
+
 def _plain_records(
     records: Sequence, max_bytes: int
 ) -> tuple[list[bytes], list[bytes], np.ndarray, np.ndarray] | None:
     """The fast path of PutRecords: bytes data, text keys, no explicit hash keys, all within
     the limits, checked by whole-list operations; None sends the request to the careful path."""
     try:
-        datas = [e["Data"] for e in records]
-        texts = [e["PartitionKey"] for e in records]
-        if any("ExplicitHashKey" in e for e in records):
+        datas = list(map(_DATA, records))
+        texts = list(map(_PARTITION_KEY, records))
+        if any(map(_HAS_HASH_KEY, records)):
             return None
     except (TypeError, KeyError):
         return None
