@@ -158,3 +158,15 @@ def test_per_key_order_holds_for_a_reader_that_finishes_parents_first(make_strea
                 seen[key].append(int(n))
             done.add(sid)
     assert seen == sent
+
+
+def test_update_stream_mode_switches_resharding_on_and_off(make_workbench):
+    stream = make_workbench().streams.create_stream("od", on_demand=True)
+    stream.update_stream_mode("PROVISIONED")
+    stream.update_shard_count(8)
+    assert stream.describe_summary()["StreamDescriptionSummary"]["OpenShardCount"] == 8
+    stream.update_stream_mode("ON_DEMAND")
+    with pytest.raises(ValidationException, match="ON_DEMAND"):
+        stream.split_shard("shardId-000000000004", str(2**120))
+    with pytest.raises(ValidationException, match="enum value set"):
+        stream.update_stream_mode("SERVERLESS")

@@ -703,6 +703,17 @@ class Stream:
             meta.retention_hours = hours
         self.trim()
 
+    def update_stream_mode(self, mode: str) -> None:
+        """UpdateStreamMode: ``"PROVISIONED"`` or ``"ON_DEMAND"`` (shards stay as they are)."""
+        if mode not in ("PROVISIONED", "ON_DEMAND"):
+            raise invalid(
+                mode,
+                "streamModeDetails.streamMode",
+                "satisfy enum value set: [PROVISIONED, ON_DEMAND]",
+            )
+        with self._changing() as meta:
+            meta.mode = mode
+
     # -- resharding ----------------------------------------------------------------------------
 
     def _provisioned(self, meta: StreamMeta, action: str) -> None:
