@@ -67,9 +67,10 @@ def test_resharding_errors(make_stream, make_workbench):
     with pytest.raises(ResourceNotFoundException):
         stream.split_shard("shardId-000000000042", "10")
     step = 2**128 // 3
-    for bad in ("0", "1", str(step - 1 + 1)):
+    for bad in ("0", "1", str(step - 1), str(step)):  # start + 1 and the end are excluded
         with pytest.raises(InvalidArgumentException, match="NewStartingHashKey"):
             stream.split_shard(S0, bad)
+    stream.split_shard(S1, str(2 * step - 2))  # the largest legal key: end - 1
     stream.split_shard(S0, "2")  # the smallest legal key: start + 2
     with pytest.raises(InvalidArgumentException, match="already been merged or split"):
         stream.split_shard(S0, "10")

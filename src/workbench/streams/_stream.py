@@ -783,7 +783,7 @@ class Stream:
         with self._changing() as meta:
             self._provisioned(meta, "SplitShard")
             parent = self._open_shard(meta, shard_to_split, "shardToSplit")
-            if not parent.start + 1 < at < parent.end + 1 or at > parent.end:
+            if not parent.start + 1 < at < parent.end:
                 raise InvalidArgumentException(
                     f"NewStartingHashKey {at} used in SplitShard() on shard {parent.id} in "
                     f"stream {self.name} under account {ACCOUNT} is not both greater than one "
