@@ -23,9 +23,25 @@ def test_bad_stream_names_never_reach_the_filesystem(make_workbench, name):
     with pytest.raises(ValidationException):
         wb.streams.stream(name)
     assert (
-        sorted(p.name for p in (wb.home.path / "streams").iterdir() if not p.name.startswith("."))
+        sorted(p.name for p in (wb.home.path / "streams").iterdir() if not p.name.startswith("#"))
         == []
     )
+
+
+def test_names_of_the_streams_folder_s_own_files_are_ordinary_stream_names(make_workbench):
+    wb = make_workbench()
+    names = ["lock", ".lock", "iterator-secret", ".iterator-secret", "shards", "-"]
+    for name in names:
+        wb.streams.create_stream(name, 1).put_record(name.encode(), "k")
+    assert wb.streams.list_streams()["StreamNames"] == sorted(names)
+    for name in names:
+        stream = wb.streams.stream(name)
+        it = stream.get_shard_iterator("shardId-000000000000", "TRIM_HORIZON")
+        assert [r["Data"] for r in stream.get_records(it)["Records"]] == [name.encode()]
+        wb.streams.delete_stream(name)
+    assert wb.streams.list_streams()["StreamNames"] == []
+    with pytest.raises(ValidationException):
+        wb.streams.create_stream("#lock", 1)
 
 
 def test_create_describe_list_delete(make_workbench):
