@@ -2,7 +2,6 @@
 
 import pytest
 
-from tests.streams.conftest import read_shard
 from workbench.errors import (
     InvalidArgumentException,
     LimitExceededException,
@@ -17,7 +16,7 @@ def shards_by_id(stream):
     return {s["ShardId"]: s for s in stream.list_shards()}
 
 
-def test_split_closes_the_parent_and_routes_new_records_to_children(make_stream):
+def test_split_closes_the_parent_and_routes_new_records_to_children(make_stream, read_shard):
     _, stream = make_stream(1)
     stream.put_record(b"before", "k", explicit_hash_key="5")
     stream.split_shard(S0, str(2**127))
@@ -67,9 +66,10 @@ def test_resharding_errors(make_stream, make_workbench):
     with pytest.raises(ResourceNotFoundException):
         stream.split_shard("shardId-000000000042", "10")
     step = 2**128 // 3
-    for bad in ("0", "1", str(step - 1 + 1)):
+    for bad in ("0", "1", str(step - 1), str(step)):  # start + 1 and the end are excluded
         with pytest.raises(InvalidArgumentException, match="NewStartingHashKey"):
             stream.split_shard(S0, bad)
+    stream.split_shard(S1, str(2 * step - 2))  # the largest legal key: end - 1
     stream.split_shard(S0, "2")  # the smallest legal key: start + 2
     with pytest.raises(InvalidArgumentException, match="already been merged or split"):
         stream.split_shard(S0, "10")
@@ -121,7 +121,7 @@ def test_update_shard_count_limits(make_workbench):
     stream.update_shard_count(8)
 
 
-def test_per_key_order_holds_for_a_reader_that_finishes_parents_first(make_stream):
+def test_per_key_order_holds_for_a_reader_that_finishes_parents_first(make_stream, read_shard):
     _, stream = make_stream(2)
     keys = [f"key-{i}" for i in range(20)]
     sent = {k: [] for k in keys}
@@ -158,3 +158,15 @@ def test_per_key_order_holds_for_a_reader_that_finishes_parents_first(make_strea
                 seen[key].append(int(n))
             done.add(sid)
     assert seen == sent
+
+
+def test_update_stream_mode_switches_resharding_on_and_off(make_workbench):
+    stream = make_workbench().streams.create_stream("od", on_demand=True)
+    stream.update_stream_mode("PROVISIONED")
+    stream.update_shard_count(8)
+    assert stream.describe_summary()["StreamDescriptionSummary"]["OpenShardCount"] == 8
+    stream.update_stream_mode("ON_DEMAND")
+    with pytest.raises(ValidationException, match="ON_DEMAND"):
+        stream.split_shard("shardId-000000000004", str(2**120))
+    with pytest.raises(ValidationException, match="enum value set"):
+        stream.update_stream_mode("SERVERLESS")
