@@ -49,7 +49,8 @@ class StreamSink:
 
 
 class LineSink:
-    """Records written as lines to a function (``print`` for the console, or nothing for a dry run).
+    """Records written as lines to a function (``print`` for the console, None for a dry run),
+    then passed on to another sink or stream if ``then`` is given (the lab's ``--verbose``).
 
     >>> lines = []
     >>> LineSink(lines.append).put([{"Data": b'{"a":1}\\n', "PartitionKey": "part-00001"}])
@@ -58,16 +59,19 @@ class LineSink:
     ['{"a":1}']
     """
 
-    def __init__(self, write: Callable[[str], object] | None = None) -> None:
+    def __init__(self, write: Callable[[str], object] | None = None, then: Any = None) -> None:
         self.write = write
+        self.then = None if then is None else as_sink(then)
 
     def put(self, entries: list[dict[str, Any]]) -> list[str | None]:
         if self.write is not None:
             for entry in entries:
                 self.write(entry["Data"].decode().rstrip("\n"))
-        return [None] * len(entries)
+        return [None] * len(entries) if self.then is None else self.then.put(entries)
 
     def __repr__(self) -> str:
+        if self.then is not None:
+            return repr(self.then)
         return "console" if self.write is not None else "dry run"
 
 
