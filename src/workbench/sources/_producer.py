@@ -175,14 +175,8 @@ class Producer:
         start = source.timeline_start() if source.start is not None else self.clock.now()
         keys = np.random.default_rng([source.seed, 1])
         bar = _progress_bar(self.max_count, source.name) if self.progress else None
-        left = self.max_count
         try:
-            for chunk in source.chunks(start):
-                if left is not None:
-                    if left <= 0:
-                        break
-                    chunk = chunk.head(left)
-                    left -= chunk.height
+            for chunk in source.chunks(start, self.max_count):
                 data = [(line + "\n").encode() for line in source.render(chunk, text=True)]
                 if self.partition_key is None:
                     key_numbers = keys.integers(1, PARTITIONS + 1, len(data))
