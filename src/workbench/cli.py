@@ -55,9 +55,13 @@ def produce(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Make the records, send nothing."),
     verbose: bool = typer.Option(False, "--verbose", help="Print every record sent."),
+    region_name: str = typer.Option(
+        None, "--region-name", help="Accepted so the lab's command lines run; one region here."
+    ),
     home: Path = HomeOption,
 ) -> None:
     """Send a simulated source into a stream, like the lab's gen_kinesis_data.py."""
+    del region_name  # the workbench is one region: nothing to choose
     from workbench.sources._cli import produce_command
 
     produce_command(
