@@ -133,6 +133,27 @@ class Knobs:
       of the wrong JSON type). Malformed records exist in ``records()``, ``json_lines()`` and
       producers, not in typed frames.
 
+    Each knob on a source (event times move back from arrival; ``arrival=True`` shows both):
+
+    >>> from workbench.sources import sensors
+    >>> frame = sensors(out_of_order=0.3, max_delay="2s").frame(1000, arrival=True)
+    >>> lag = (frame["arrival_time"] - frame["event_time"]).dt.total_milliseconds()
+    >>> 0.2 < (lag > 0).mean() < 0.4, lag.max() <= 2000
+    (True, True)
+    >>> late = sensors(late=0.1, late_after="30s").frame(1000, arrival=True)
+    >>> lag = (late["arrival_time"] - late["event_time"]).dt.total_milliseconds()
+    >>> bool(lag.filter(lag > 0).min() > 30_000)
+    True
+    >>> sensors(duplicates=0.1).frame(1000).is_duplicated().any()
+    True
+    >>> lines = list(sensors(malformed=0.2, malformed_kinds=["bad_json"]).json_lines(50))
+    >>> sum(not line.endswith("}") or "'" in line for line in lines) > 0
+    True
+    >>> sensors(rate=Rate(10)).frame(101)["event_time"].dt.epoch("s").max() - 1767225600 > 5
+    True
+
+    Bad values are refused with what is allowed:
+
     >>> Knobs(out_of_order=1.5)
     Traceback (most recent call last):
     ...
