@@ -117,7 +117,7 @@ def test_nexmark_ratio_fields_ids_and_hot_auctions():
 
 
 def test_nexmark_disorder_within_4s_respects_the_watermark():
-    frame = nexmark(out_of_order=0.3, max_delay="4s").frame(50_000)
+    frame = nexmark(out_of_order=0.3).frame(50_000)  # max_delay defaults to 4 s here
     times = frame["date_time"].dt.epoch("ms").to_numpy()
     watermark = np.maximum.accumulate(times) - 4000
     assert (times >= watermark).all()
