@@ -176,3 +176,30 @@ def test_cli_produce_says_what_is_wrong(tmp_path):
     assert unknown.exit_code == 2 and "retail, clickstream, sensors, nexmark" in unknown.output
     firehose = runner.invoke(app, ["produce", "retail", "--service-name", "firehose", *home])
     assert firehose.exit_code == 2 and "Firehose" in firehose.output
+
+
+def test_a_delivery_stream_gets_put_record_batch_without_keys_and_retries():
+    class DeliveryStream:
+        """PutRecordBatch as AWS answers it: every other record refused on the first try."""
+
+        def __init__(self):
+            self.calls, self.kept = [], []
+
+        def put_record_batch(self, records):
+            self.calls.append(records)
+            first = len(self.calls) == 1
+            responses = []
+            for i, record in enumerate(records):
+                if first and i % 2:
+                    responses.append({"ErrorCode": "ServiceUnavailableException"})
+                else:
+                    self.kept.append(record["Data"])
+                    responses.append({"RecordId": str(len(self.kept))})
+            failed = sum("ErrorCode" in r for r in responses)
+            return {"FailedPutCount": failed, "RequestResponses": responses}
+
+    target = DeliveryStream()
+    counts = fast(retail).producer(target, max_count=300, fast=True).run()
+    assert counts == {"sent": 300, "failed": 0, "retried": 150, "batches": 1}
+    assert all(set(r) == {"Data"} for r in target.calls[0])
+    assert sorted(target.kept) == sorted(line.encode() + b"\n" for line in retail.json_lines(300))
