@@ -121,7 +121,7 @@ class ClickstreamModel:
         # Sorting and holding back happen on numbers; text is made only for what is emitted.
         if self._pending:
             events = {k: np.concatenate([self._pending[k], v]) for k, v in events.items()}
-        order = np.argsort(events["_t"], kind="stable")
+        order = np.argsort(events["_t"])
         ready = int(np.searchsorted(events["_t"], float(starts[-1]), side="right", sorter=order))
         self._pending = {k: v[order[ready:]] for k, v in events.items()}
         return self._texts({k: v[order[:ready]] for k, v in events.items()})
