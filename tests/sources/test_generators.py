@@ -210,3 +210,19 @@ def test_clickstream_daily_traffic_shape():
 def test_unknown_settings_are_refused_with_what_is_allowed():
     with pytest.raises(InvalidArgumentException, match=r"no setting colour.*allowed:.*devices"):
         sensors(colour="red")
+
+
+@pytest.mark.parametrize(
+    ("source", "settings", "message"),
+    [
+        (sensors, {"devices": 0}, "devices must be a whole number"),
+        (sensors, {"anomaly_rate": 2}, "anomaly_rate is a fraction"),
+        (clickstream, {"session_gap": "0s"}, "session_gap must be"),
+        (retail, {"customers": "many"}, "customers must be a whole number"),
+        (nexmark, {"hot_auction_ratio": 0}, "hot_auction_ratio"),
+        (retail, {"lines_per_invoice": "x"}, "lines_per_invoice must be a number"),
+    ],
+)
+def test_bad_model_options_are_refused_with_what_is_allowed(source, settings, message):
+    with pytest.raises(InvalidArgumentException, match=message):
+        source(**settings).frame(10)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
-from workbench.sources._knobs import Rate
+from workbench.sources._knobs import Rate, count, positive
 from workbench.sources._source import seconds_as_datetime
 
 PROPORTION = 50  # events per cycle: 1 person, 3 auctions, 46 bids
@@ -36,6 +36,7 @@ _CITIES = ["Phoenix", "Los Angeles", "San Francisco", "Boise", "Portland", "Bend
 _STATES = ["AZ", "CA", "ID", "OR", "WA", "WY"]
 _HOT_CHANNELS = ["Google", "Facebook", "Baidu", "Apple"]
 _CHANNELS = 10000
+_HOT_KINDS = ("auction", "bidder", "seller")
 
 PERSON_FIELDS = [
     "id",
@@ -87,8 +88,8 @@ class NexmarkModel:
 
         o = {**self.defaults, **options}
         self._rng = rng
-        self._hot = {k: int(o[f"hot_{k}_ratio"]) for k in ("auction", "bidder", "seller")}
-        self._auction_length = parse_duration(o["auction_length"])
+        self._hot = {k: count(f"hot_{k}_ratio", o[f"hot_{k}_ratio"]) for k in _HOT_KINDS}
+        self._auction_length = positive("auction_length", parse_duration(o["auction_length"]))
         self._words = pl.Series(
             ["".join(w) for w in rng.choice(list("abcdefghijklmnopqrstuvwxyz"), (2000, 7))]
         )
