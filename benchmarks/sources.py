@@ -48,8 +48,8 @@ def consume(iterator) -> None:
 
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
-    frame_n = 200_000 if args.quick else 2_000_000
-    dict_n = 50_000 if args.quick else 500_000
+    frame_n = 500_000 if args.quick else 2_000_000
+    dict_n = 100_000 if args.quick else 500_000
     repeat = 2 if args.quick else 3
     rows, figures = [], {}
     for name, source in SOURCES.items():
