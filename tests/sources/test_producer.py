@@ -136,7 +136,8 @@ def test_a_run_into_a_real_stream_reads_back_every_record(tmp_path):
 
 def test_partition_key_can_be_a_column(tmp_path):
     sink = RecordingSink()
-    sensors(devices=4).producer(sink, max_count=8, fast=True, partition_key="device_id").run()
+    readings = fast(sensors, devices=4, dropout_rate=0)
+    readings.producer(sink, max_count=8, fast=True, partition_key="device_id").run()
     assert [e["PartitionKey"] for e in sink.accepted[:4]] == [f"sensor-000{i}" for i in range(4)]
 
 
