@@ -100,7 +100,7 @@ def test_a_running_simulated_clock_paces_at_its_speed():
     started = time.monotonic()
     producer.start().join(10)
     assert producer.sent == 500
-    assert 0.05 < time.monotonic() - started < 2  # 10 s of events at 100x
+    assert 0.05 < time.monotonic() - started < 5  # 10 s of events at 100x: 0.1 s real
 
 
 def test_a_failure_in_the_background_surfaces_on_join():
