@@ -39,6 +39,46 @@ def info(home: Path = HomeOption) -> None:
 
 
 @app.command()
+def produce(
+    source: str = typer.Argument(..., help="retail, clickstream, sensors or nexmark"),
+    stream: str = typer.Option(
+        "retail-trans", "--stream", "--stream-name", help="The stream to write into."
+    ),
+    rate: float = typer.Option(None, "--rate", help="Events per second (default: the source's)."),
+    max_count: int = typer.Option(None, "--max-count", help="Stop after this many records."),
+    seed: int = typer.Option(0, "--seed", help="The same seed gives the same records."),
+    speed: float = typer.Option(
+        1.0, "--speed", help="1: real time; N: N times faster on a simulated clock; 0: flat out."
+    ),
+    service_name: str = typer.Option(
+        "kinesis", "--service-name", help="kinesis (a data stream), firehose or console."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Make the records, send nothing."),
+    verbose: bool = typer.Option(False, "--verbose", help="Print every record sent."),
+    region_name: str = typer.Option(
+        None, "--region-name", help="Accepted so the lab's command lines run; one region here."
+    ),
+    home: Path = HomeOption,
+) -> None:
+    """Send a simulated source into a stream, like the lab's gen_kinesis_data.py."""
+    del region_name  # the workbench is one region: nothing to choose
+    from workbench.sources._cli import produce_command
+
+    produce_command(
+        source,
+        stream=stream,
+        rate=rate,
+        max_count=max_count,
+        seed=seed,
+        speed=speed,
+        service_name=service_name,
+        dry_run=dry_run,
+        verbose=verbose,
+        home=home,
+    )
+
+
+@app.command()
 def streams(home: Path = HomeOption) -> None:
     """List the data streams in the home: shards, records and where their segments are."""
     from workbench import Workbench
@@ -57,10 +97,6 @@ def streams(home: Path = HomeOption) -> None:
             count = stream.get_records_arrow(it).table.num_rows
             typer.echo(f"  {shard['ShardId']}: {count} records")
         typer.echo(f"  segments: {stream.folder / 'shards'}")
-
-
-def main() -> None:
-    app()
 
 
 @app.command()
@@ -92,3 +128,11 @@ def camera(
     clip.write_bytes(target.get_clip(start, start + seconds)["Payload"])
     typer.echo(f"{len(acks)} fragments into {target.arn}")
     typer.echo(f"clip: {clip}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
