@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from typing import TYPE_CHECKING
 
 from workbench._home import Home
 from workbench.clock import Clock, WallClock
+
+if TYPE_CHECKING:
+    from workbench.search import SearchIndices
 
 
 class Workbench:
@@ -30,3 +35,10 @@ class Workbench:
 
     def __repr__(self) -> str:
         return f"Workbench(home={str(self.home.path)!r}, clock={self.clock!r})"
+
+    @functools.cached_property
+    def search(self) -> SearchIndices:
+        """The search indices (OpenSearch's role); ``wb.search.client()`` speaks opensearch-py."""
+        from workbench.search import SearchIndices
+
+        return SearchIndices(self.home.service_dir("search"), self.clock)
