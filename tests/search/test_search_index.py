@@ -1,5 +1,7 @@
 """The search index against OpenSearch's documented behaviour, with answers computed in Python."""
 
+import contextlib
+import itertools
 import random
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -31,10 +33,21 @@ def make_store(tmp_path):
 
     yield make
     for store in stores:
-        try:
+        with contextlib.suppress(Exception):  # a test may have closed it already
             store.close()
-        except Exception:
-            pass
+
+
+@pytest.fixture
+def retail_index(make_store):
+    """Factory: a store whose ``retail`` index holds n generated documents, and those documents."""
+
+    def make(n, seed=7):
+        docs = retail_docs(n, seed)
+        store = make_store()
+        store.index_documents("retail", docs)
+        return store, docs
+
+    return make
 
 
 def retail_docs(n, seed=7):
@@ -157,10 +170,8 @@ def test_unsupported_query_string_syntax_names_the_construct(make_store):
         store.search("retail", {"query": {"query_string": {"query": "Country:franse~"}}})
 
 
-def test_bool_dsl_with_range_on_date_math(make_store):
-    docs = retail_docs(200)
-    store = make_store()
-    store.index_documents("retail", docs)
+def test_bool_dsl_with_range_on_date_math(retail_index):
+    store, docs = retail_index(200)
     query = {
         "bool": {
             "filter": [{"range": {"InvoiceDate": {"gte": "now-15m", "lte": "now"}}}],
@@ -180,11 +191,9 @@ def test_bool_dsl_with_range_on_date_math(make_store):
     assert {h["_id"] for h in hits} == expected
 
 
-def test_sum_of_quantity_per_30_seconds_over_the_last_15_minutes(make_store):
+def test_sum_of_quantity_per_30_seconds_over_the_last_15_minutes(retail_index):
     """The lab's Kibana chart: a date histogram with an auto interval and a sum."""
-    docs = retail_docs(500)
-    store = make_store()
-    store.index_documents("retail", docs)
+    store, docs = retail_index(500)
     body = {
         "size": 0,
         "query": {"range": {"InvoiceDate": {"gte": "now-15m", "lte": "now"}}},
@@ -205,14 +214,12 @@ def test_sum_of_quantity_per_30_seconds_over_the_last_15_minutes(make_store):
     got = {b["key"]: b["quantity"]["value"] for b in buckets if b["doc_count"]}
     assert got == {k: float(v) for k, v in expected.items()}
     keys = [b["key"] for b in buckets]
-    assert all(b - a == 30_000 for a, b in zip(keys, keys[1:], strict=False))
+    assert all(b - a == 30_000 for a, b in itertools.pairwise(keys))
     assert buckets[0]["key_as_string"].endswith("Z")
 
 
-def test_terms_with_nested_metric_and_other_count(make_store):
-    docs = retail_docs(400)
-    store = make_store()
-    store.index_documents("retail", docs)
+def test_terms_with_nested_metric_and_other_count(retail_index):
+    store, docs = retail_index(400)
     body = {
         "size": 0,
         "aggs": {
@@ -231,10 +238,8 @@ def test_terms_with_nested_metric_and_other_count(make_store):
     assert result["buckets"][0]["avg_price"]["value"] == pytest.approx(sum(prices) / len(prices))
 
 
-def test_terms_inside_a_date_histogram(make_store):
-    docs = retail_docs(300)
-    store = make_store()
-    store.index_documents("retail", docs)
+def test_terms_inside_a_date_histogram(retail_index):
+    store, docs = retail_index(300)
     body = {
         "size": 0,
         "aggs": {
@@ -256,10 +261,8 @@ def test_terms_inside_a_date_histogram(make_store):
         assert counts[bucket["top"]["buckets"][0]["key"]] == best
 
 
-def test_metrics_over_everything(make_store):
-    docs = retail_docs(100)
-    store = make_store()
-    store.index_documents("retail", docs)
+def test_metrics_over_everything(retail_index):
+    store, docs = retail_index(100)
     aggs = {
         "n": {"value_count": {"field": "Quantity"}},
         "low": {"min": {"field": "Price"}},
@@ -275,10 +278,8 @@ def test_metrics_over_everything(make_store):
     assert result["latest"]["value_as_string"][:19] == max(d["InvoiceDate"] for _, d in docs)[:19]
 
 
-def test_sort_and_paging(make_store):
-    docs = retail_docs(50)
-    store = make_store()
-    store.index_documents("retail", docs)
+def test_sort_and_paging(retail_index):
+    store, docs = retail_index(50)
     ordered = sorted(docs, key=lambda p: (-p[1]["Quantity"], p[0]))
     pages = [
         store.search("retail", {"sort": [{"Quantity": "desc"}, "Invoice"], "from": f, "size": 10})

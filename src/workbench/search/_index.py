@@ -390,9 +390,14 @@ class SearchIndices:
         """Documents written after ``since_seq`` as Arrow, and the sequence to ask from next."""
         with self._lock:
             self._require(index)
-            table = self._con.sql(
-                f"SELECT * FROM {_table(index)} WHERE _seq > ? ORDER BY _seq", params=[since_seq]
-            ).to_arrow_table()
+            table = (
+                self._con.cursor()
+                .sql(
+                    f"SELECT * FROM {_table(index)} WHERE _seq > ? ORDER BY _seq",
+                    params=[since_seq],
+                )
+                .to_arrow_table()
+            )
             (next_seq,) = self._con.execute(
                 "SELECT next_seq - 1 FROM __indices WHERE name = ?", [index]
             ).fetchone()
