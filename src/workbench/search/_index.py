@@ -311,12 +311,24 @@ class SearchIndices:
         self._con.execute(f"INSERT OR REPLACE INTO {_table(index)} BY NAME SELECT * FROM batch")
 
     def delete_document(self, index: str, doc_id: str) -> bool:
-        with self._lock:
+        with self._transaction():
             self._require(index)
             deleted = self._con.execute(
                 f"DELETE FROM {_table(index)} WHERE _id = ? RETURNING _id", [doc_id]
             ).fetchall()
+            if deleted:  # a deletion is a change too: watchers of changes_token() see it
+                self._con.execute(
+                    "UPDATE __indices SET next_seq = next_seq + 1 WHERE name = ?", [index]
+                )
             return bool(deleted)
+
+    def changes_token(self, index: str) -> int:
+        """A number that grows with every write or deletion in ``index``; cheap to ask."""
+        with self._lock:
+            self._require(index)
+            return self._con.execute(
+                "SELECT next_seq FROM __indices WHERE name = ?", [index]
+            ).fetchone()[0]
 
     def get_document(self, index: str, doc_id: str) -> dict | None:
         with self._lock:
