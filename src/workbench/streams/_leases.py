@@ -5,12 +5,7 @@ A lease says which worker reads a shard (``leaseOwner``), how far the applicatio
 checkpoint, or SHARD_END once a closed shard is finished) and how the lease has changed
 (``leaseCounter``, bumped by every take, renewal and checkpoint), as the KCL keeps it in DynamoDB.
 
-Why SQLite (the standard library's): several worker processes read and write one table, and every
-change is a compare-and-set. ``UPDATE ... WHERE lease_counter = ? AND lease_owner = ?`` does that
-in one statement, as DynamoDB's conditional writes do for the KCL; WAL mode lets readers go on while
-a writer commits; a process killed mid-transaction leaves no half change (the journal rolls it
-back and the kernel drops its locks). ``synchronous=NORMAL`` keeps a commit across kill -9; on power
-loss the last checkpoints may roll back, which means records read again, never records lost.
+The table is a SQLite file (see ``_sqlite`` for why), so any process of the home can open it.
 
 >>> import tempfile, pathlib
 >>> table = LeaseTable(pathlib.Path(tempfile.mkdtemp()) / "app.sqlite", "retail-trans")
@@ -27,8 +22,6 @@ True
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +29,7 @@ from pathlib import Path
 import orjson
 
 from workbench.errors import InvalidArgumentException
+from workbench.streams._sqlite import Database
 
 TRIM_HORIZON = "TRIM_HORIZON"
 LATEST = "LATEST"
@@ -43,7 +37,6 @@ AT_TIMESTAMP = "AT_TIMESTAMP"
 SHARD_END = "SHARD_END"
 INITIAL_POSITIONS = (TRIM_HORIZON, LATEST, AT_TIMESTAMP)
 
-_BUSY_TIMEOUT_S = 30.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS application (
     key TEXT PRIMARY KEY,
@@ -110,22 +103,12 @@ class LeaseTable:
 
     def __init__(self, path: Path, stream_name: str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # One connection per table object, shared by a worker's reading and renewing threads
-        # under a lock: SQLite connections must not be used by two threads at once.
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        self._db = Database(self.path, _SCHEMA)
+        self._db.change(
+            "INSERT OR IGNORE INTO application (key, value) VALUES ('stream_name', ?)",
+            (stream_name,),
         )
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(
-                "INSERT OR IGNORE INTO application (key, value) VALUES ('stream_name', ?)",
-                (stream_name,),
-            )
-            bound = self._setting("stream_name")
+        bound = self.setting("stream_name")
         if bound != stream_name:
             self.close()
             raise InvalidArgumentException(
@@ -134,26 +117,17 @@ class LeaseTable:
                 "name to read this one."
             )
 
-    def _setting(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM application WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
     def setting(self, key: str) -> str | None:
         """A value stored with the application (its initial position, a timestamp)."""
-        with self._lock:
-            return self._setting(key)
+        row = self._db.one("SELECT value FROM application WHERE key = ?", (key,))
+        return row[0] if row else None
 
     def leases(self) -> list[Lease]:
         """Every lease, ordered by shard id."""
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM leases ORDER BY lease_key").fetchall()
-        return [_lease(row) for row in rows]
+        return [_lease(row) for row in self._db.all("SELECT * FROM leases ORDER BY lease_key")]
 
     def get(self, lease_key: str) -> Lease | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT * FROM leases WHERE lease_key = ?", (lease_key,)
-            ).fetchone()
+        row = self._db.one("SELECT * FROM leases WHERE lease_key = ?", (lease_key,))
         return _lease(row) if row else None
 
     def create_leases(
@@ -170,45 +144,34 @@ class LeaseTable:
         later (children of a split or merge) start at TRIM_HORIZON so none of their records is
         missed. Returns how many leases were added.
         """
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                fresh = self._setting("initialized") is None
-                rows = [
-                    (
-                        shard_id,
-                        first_checkpoint(shard_id) if fresh else TRIM_HORIZON,
-                        orjson.dumps(sorted(parents)).decode(),
-                    )
-                    for shard_id, parents in shards.items()
-                ]
-                before = self._db.total_changes
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO leases (lease_key, checkpoint, parent_shard_ids) "
-                    "VALUES (?, ?, ?)",
-                    rows,
+        with self._db.transaction() as sql:
+            fresh = sql.execute("SELECT 1 FROM application WHERE key = 'initialized'").fetchone()
+            fresh = fresh is None
+            rows = [
+                (
+                    shard_id,
+                    first_checkpoint(shard_id) if fresh else TRIM_HORIZON,
+                    orjson.dumps(sorted(parents)).decode(),
                 )
-                added = self._db.total_changes - before
-                if fresh:
-                    self._db.executemany(
-                        "INSERT OR REPLACE INTO application (key, value) VALUES (?, ?)",
-                        [("initialized", "1"), *(settings or {}).items()],
-                    )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                for shard_id, parents in shards.items()
+            ]
+            before = sql.total_changes
+            sql.executemany(
+                "INSERT OR IGNORE INTO leases (lease_key, checkpoint, parent_shard_ids) "
+                "VALUES (?, ?, ?)",
+                rows,
+            )
+            added = sql.total_changes - before
+            if fresh:
+                sql.executemany(
+                    "INSERT OR REPLACE INTO application (key, value) VALUES (?, ?)",
+                    [("initialized", "1"), *(settings or {}).items()],
+                )
         return added
 
     def _update(self, sql: str, params: tuple, lease_key: str) -> Lease | None:
-        with self._lock:
-            changed = self._db.execute(sql, params).rowcount
-            if not changed:
-                return None
-            row = self._db.execute(
-                "SELECT * FROM leases WHERE lease_key = ?", (lease_key,)
-            ).fetchone()
-        return _lease(row)
+        rows = self._db.all(f"{sql} RETURNING *", params)
+        return _lease(rows[0]) if rows else None
 
     def take(self, lease_key: str, owner: str, expected_counter: int) -> Lease | None:
         """Make ``owner`` the holder, if nobody changed the lease since ``expected_counter``."""
@@ -255,8 +218,7 @@ class LeaseTable:
         )
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
     def __repr__(self) -> str:
         return f"LeaseTable({str(self.path)!r})"
