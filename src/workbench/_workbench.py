@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import os
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from workbench._home import Home
@@ -11,6 +11,7 @@ from workbench.clock import Clock, WallClock
 
 if TYPE_CHECKING:
     from workbench.search import SearchIndices
+    from workbench.streams import Streams
 
 
 class Workbench:
@@ -33,12 +34,19 @@ class Workbench:
         self.home = Home(home)
         self.clock: Clock = clock if clock is not None else WallClock()
 
-    def __repr__(self) -> str:
-        return f"Workbench(home={str(self.home.path)!r}, clock={self.clock!r})"
+    @cached_property
+    def streams(self) -> Streams:
+        """Kinesis Data Streams in this home (``<home>/streams/``)."""
+        from workbench.streams import Streams
 
-    @functools.cached_property
+        return Streams(self.home.service_dir("streams"), self.clock)
+
+    @cached_property
     def search(self) -> SearchIndices:
         """The search indices (OpenSearch's role); ``wb.search.client()`` speaks opensearch-py."""
         from workbench.search import SearchIndices
 
         return SearchIndices(self.home.service_dir("search"), self.clock)
+
+    def __repr__(self) -> str:
+        return f"Workbench(home={str(self.home.path)!r}, clock={self.clock!r})"
