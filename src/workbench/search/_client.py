@@ -103,10 +103,24 @@ class SearchClient:
         return {**item, "_shards": {"total": 1, "successful": 1, "failed": 0}}
 
     def bulk(self, body: str | bytes | list, index: str | None = None, **_: object) -> dict:
-        """Index, create, update (``doc`` / ``doc_as_upsert``) and delete actions in one request."""
+        """Index, create, update (``doc`` / ``doc_as_upsert``) and delete actions in one request.
+
+        Runs of index or create actions on one index go to the index as one batch, which is
+        what makes a bulk request fast; updates and deletes are applied in their place.
+        """
         started = time.perf_counter()
         lines = _parse_bulk(body)
         items: list[dict] = []
+        run: list[tuple[str, dict]] = []
+        run_key: tuple[str, str] | None = None
+
+        def flush() -> None:
+            if run_key is not None and run:
+                action, target = run_key
+                results = self._store.index_documents(target, run, create_only=action == "create")
+                items.extend({action: item} for item in results)
+            run.clear()
+
         position = 0
         while position < len(lines):
             ((action, meta),) = lines[position].items()
@@ -114,33 +128,37 @@ class SearchClient:
             if target is None:
                 raise ActionRequestValidationException("Validation Failed: 1: index is missing;")
             doc_id = str(meta["_id"]) if "_id" in meta else _new_id()
-            if action == "delete":
-                found = self._store.delete_document(target, doc_id)
-                items.append(
-                    {
-                        "delete": {
-                            "_index": target,
-                            "_id": doc_id,
-                            "status": 200 if found else 404,
-                            "result": "deleted" if found else "not_found",
-                        }
-                    }
-                )
-                position += 1
-                continue
-            if action not in ("index", "create", "update") or position + 1 >= len(lines):
+            if action not in ("index", "create", "update", "delete") or (
+                action != "delete" and position + 1 >= len(lines)
+            ):
                 raise ActionRequestValidationException(
                     f"Malformed action/metadata line [{position + 1}]: expected index, create, "
                     f"update or delete followed by a source line, got [{action}]"
                 )
-            source = lines[position + 1]
-            if action == "update":
-                source = {**(self._store.get_document(target, doc_id) or {}), **source["doc"]}
-            (item,) = self._store.index_documents(
-                target, [(doc_id, source)], create_only=action == "create"
-            )
+            if action in ("index", "create"):
+                if run_key != (action, target):
+                    flush()
+                    run_key = (action, target)
+                run.append((doc_id, lines[position + 1]))
+                position += 2
+                continue
+            flush()
+            run_key = None
+            if action == "delete":
+                found = self._store.delete_document(target, doc_id)
+                items.append({"delete": {"_index": target, "_id": doc_id,
+                              "status": 200 if found else 404,
+                              "result": "deleted" if found else "not_found"}})  # fmt: skip
+                position += 1
+                continue
+            source = {
+                **(self._store.get_document(target, doc_id) or {}),
+                **lines[position + 1]["doc"],
+            }
+            (item,) = self._store.index_documents(target, [(doc_id, source)])
             items.append({action: item})
             position += 2
+        flush()
         return {
             "took": int((time.perf_counter() - started) * 1000),
             "errors": any("error" in next(iter(i.values())) for i in items),

@@ -35,7 +35,6 @@ from workbench.search._aggregations import Context, aggregate
 from workbench.search._mapping import (
     FIELD_TYPES,
     MapperParsingException,
-    coerce,
     flatten,
     infer_type,
     resolve_type,
@@ -65,14 +64,6 @@ class VersionConflictEngineException(ServiceError):
     status = 409
 
 
-_ARROW_TYPES = {
-    "boolean": pa.bool_(),
-    "long": pa.int64(),
-    "double": pa.float64(),
-    "date": pa.timestamp("us"),
-    "text": pa.string(),
-    "keyword": pa.string(),
-}
 _BAD_NAME = re.compile(r'[\\/*?"<>| ,#:A-Z]')
 MAX_RESULT_WINDOW = 10_000
 
@@ -121,6 +112,8 @@ class SearchIndices:
                 f"the search index at {path} is open in another process; one process at a time "
                 f"can write it ({error})"
             ) from None
+        # Dates without an offset are UTC, as in OpenSearch.
+        self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute(
             "CREATE TABLE IF NOT EXISTS __indices (name VARCHAR PRIMARY KEY, next_seq BIGINT);"
             "CREATE TABLE IF NOT EXISTS __fields (index_name VARCHAR, field VARCHAR, "
@@ -162,8 +155,9 @@ class SearchIndices:
                 raise ResourceInUseException(f"index [{index}] already exists")
             self._con.execute("INSERT INTO __indices VALUES (?, 1)", [index])
             self._con.execute(
-                f"CREATE TABLE {_table(index)} (_id VARCHAR PRIMARY KEY, _seq BIGINT, "
-                "_source VARCHAR)"
+                # No primary key: an upsert deletes then inserts, which DuckDB does far faster
+                # than maintaining a unique index on every insert.
+                f"CREATE TABLE {_table(index)} (_id VARCHAR, _seq BIGINT, _source VARCHAR)"
             )
             if mappings:
                 self.put_mapping(index, mappings)
@@ -238,77 +232,100 @@ class SearchIndices:
     ) -> list[dict]:
         """Index (upsert by ``_id``) documents; one OpenSearch bulk item result per document.
 
-        A document whose values do not fit the mapping is refused alone, with a
-        ``mapper_parsing_exception`` item; the others are indexed.
+        Python only serialises each document and looks for fields not mapped yet; DuckDB then
+        converts every field of the whole batch at once (``from_json`` and ``TRY_CAST``), which
+        also finds the documents whose values do not fit their field's type. Those are refused
+        alone, with a ``mapper_parsing_exception`` item; the others are indexed.
         """
         with self._transaction():
             if not self.exists(index):
                 self.create_index(index)
             fields = self.mapping(index)
-            staged: dict[str, tuple[dict, dict]] = {}
+            known = set(fields)
+            staged: dict[str, bytes] = {}
             results: list[dict] = []
             for doc_id, document in documents:
-                flat = flatten(document)
-                new = {f: t for f, v in flat.items() if f not in fields and (t := infer_type(v))}
-                if new:
-                    self._add_fields(index, new)
-                    fields.update(new)
-                try:
-                    row = {f: coerce(v, fields[f], f) for f, v in flat.items() if f in fields}
-                except MapperParsingException as error:
-                    results.append(_item(index, doc_id, 400, error=error))
-                    continue
+                if not known.issuperset(document):
+                    new = {f: t for f, v in flatten(document).items()
+                           if f not in fields and (t := infer_type(v))}  # fmt: skip
+                    if new:
+                        self._add_fields(index, new)
+                        fields.update(new)
+                    known.update(document)
                 results.append(_item(index, doc_id, 201))
                 if doc_id in staged:  # the same _id twice in one bulk: the later one wins
                     results[-1].update(status=200, result="updated")
-                    staged.pop(doc_id)
-                staged[doc_id] = (document, row)
-            existing = self._existing(index, list(staged))
-            if create_only:
-                for item in results:
-                    if item["_id"] in existing and item["status"] == 201:
-                        staged.pop(item["_id"], None)
-                        conflict = VersionConflictEngineException(
-                            f"[{item['_id']}]: version conflict, document already exists"
-                        )
-                        item.update(_item(index, item["_id"], 409, error=conflict))
-            for item in results:
-                if item["status"] == 201 and item["_id"] in existing:
+                    del staged[doc_id]
+                staged[doc_id] = orjson.dumps(document)
+            refused = self._stage(fields, staged)
+            existing = self._existing(index)
+            for number, item in enumerate(results):
+                doc_id = item["_id"]
+                if doc_id in refused:
+                    error = MapperParsingException(refused[doc_id])
+                    results[number] = _item(index, doc_id, 400, error=error)
+                elif create_only and doc_id in existing and item["status"] == 201:
+                    conflict = VersionConflictEngineException(
+                        f"[{doc_id}]: version conflict, document already exists"
+                    )
+                    results[number] = _item(index, doc_id, 409, error=conflict)
+                elif doc_id in existing and item["status"] == 201:
                     item.update(status=200, result="updated")
-            self._write(index, fields, staged)
+            keep = "TRUE" if not create_only else "_id NOT IN (SELECT _id FROM existing)"
+            self._write(index, fields, keep)
             return results
 
-    def _existing(self, index: str, ids: list[str]) -> set[str]:
-        if not ids:
-            return set()
-        batch = pa.table({"_id": pa.array(ids, pa.string())})  # noqa: F841 (read by DuckDB)
-        rows = self._con.execute(
-            f"SELECT t._id FROM {_table(index)} t JOIN batch USING (_id)"
-        ).fetchall()
-        return {r[0] for r in rows}
-
-    def _write(self, index: str, fields: dict[str, str], staged: dict) -> None:
-        if not staged:
-            return
-        (first_seq,) = self._con.execute(
-            "UPDATE __indices SET next_seq = next_seq + ? WHERE name = ? RETURNING next_seq",
-            [len(staged), index],
-        ).fetchone()
-        first_seq -= len(staged)
-        columns: dict[str, list] = {"_id": [], "_seq": [], "_source": []}
-        columns.update({f: [] for f in fields})
-        for seq, (doc_id, (document, row)) in enumerate(staged.items(), start=first_seq):
-            columns["_id"].append(doc_id)
-            columns["_seq"].append(seq)
-            columns["_source"].append(orjson.dumps(document).decode())
-            for field in fields:
-                columns[field].append(row.get(field))
-        schema = pa.schema(
-            [("_id", pa.string()), ("_seq", pa.int64()), ("_source", pa.string())]
-            + [(f, _ARROW_TYPES[t]) for f, t in fields.items()]
+    def _stage(self, fields: dict[str, str], documents: dict[str, bytes]) -> dict[str, str]:
+        """Convert a batch into the temporary table ``staged``; refused ``_id`` → reason."""
+        batch = pa.table(  # noqa: F841 (read by DuckDB)
+            {
+                "_id": pa.array(list(documents), pa.string()),
+                "_source": pa.array([d.decode() for d in documents.values()], pa.string()),
+            }
         )
-        batch = pa.Table.from_pydict(columns, schema=schema)  # noqa: F841 (read by DuckDB)
-        self._con.execute(f"INSERT OR REPLACE INTO {_table(index)} BY NAME SELECT * FROM batch")
+        shape = orjson.dumps(_json_shape(fields)).decode()
+        converted = [f"{_convert(f, t)} AS {column(f)}" for f, t in fields.items()]
+        checks = [
+            f"CASE WHEN {_raw(f)} IS NOT NULL AND {_convert(f, t)} IS NULL THEN "
+            f"'failed to parse field [' || {_sql_text(f)} || '] of type [{t}]' END"
+            for f, t in fields.items()
+        ]
+        bad = f"list_filter([{', '.join(checks)}], lambda x: x IS NOT NULL)" if checks else "[]"
+        self._con.execute(
+            "CREATE OR REPLACE TEMP TABLE staged AS "
+            f"SELECT _id, _source, {', '.join([*converted, f'{bad} AS _refused'])} "
+            f"FROM (SELECT *, from_json(_source, '{shape}') AS j FROM batch)"
+        )
+        rows = self._con.execute(
+            "SELECT _id, _refused[1] FROM staged WHERE len(_refused) > 0"
+        ).fetchall()
+        return dict(rows)
+
+    def _existing(self, index: str) -> set[str]:
+        """Which staged ``_id`` are in the index already (kept in the temp table ``existing``)."""
+        self._con.execute(
+            "CREATE OR REPLACE TEMP TABLE existing AS "
+            f"SELECT t._id FROM {_table(index)} t JOIN staged s ON t._id = s._id"
+        )
+        return {r[0] for r in self._con.execute("SELECT _id FROM existing").fetchall()}
+
+    def _write(self, index: str, fields: dict[str, str], keep: str) -> None:
+        """Replace the index's documents with the staged ones that were not refused."""
+        rows = f"SELECT * FROM staged WHERE len(_refused) = 0 AND {keep}"
+        (count,) = self._con.execute(f"SELECT count(*) FROM ({rows})").fetchone()
+        if not count:
+            return
+        (next_seq,) = self._con.execute(
+            "UPDATE __indices SET next_seq = next_seq + ? WHERE name = ? RETURNING next_seq",
+            [count, index],
+        ).fetchone()
+        self._con.execute(f"DELETE FROM {_table(index)} WHERE _id IN (SELECT _id FROM ({rows}))")
+        names = ", ".join(column(f) for f in fields)
+        self._con.execute(
+            f"INSERT INTO {_table(index)} (_id, _seq, _source{', ' if names else ''}{names}) "
+            f"SELECT _id, {next_seq - count} + row_number() OVER () - 1, _source"
+            f"{', ' if names else ''}{names} FROM ({rows})"
+        )
 
     def delete_document(self, index: str, doc_id: str) -> bool:
         with self._transaction():
@@ -503,3 +520,40 @@ def _time_bounds(
             if low is not None or high is not None:
                 return low, high
     return None, None
+
+
+def _json_shape(fields: dict[str, str]) -> dict:
+    """The structure ``from_json`` extracts: every mapped field as text, nested as in _source."""
+    shape: dict = {}
+    for field in fields:
+        *parents, leaf = field.split(".")
+        level = shape
+        for parent in parents:
+            level = level.setdefault(parent, {})
+        level[leaf] = "VARCHAR"
+    return shape
+
+
+def _raw(field: str) -> str:
+    return "j." + ".".join(column(part) for part in field.split("."))
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _convert(field: str, field_type: str) -> str:
+    """SQL turning a field's JSON text into its column's type; NULL when it does not fit."""
+    raw = _raw(field)
+    if field_type == "long":  # OpenSearch keeps the integer part of a decimal given to a long
+        return f"CAST(trunc(TRY_CAST({raw} AS DOUBLE)) AS BIGINT)"
+    if field_type == "double":
+        return f"TRY_CAST({raw} AS DOUBLE)"
+    if field_type == "boolean":
+        return f"CASE lower({raw}) WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE END"
+    if field_type == "date":  # ISO text, or epoch milliseconds as OpenSearch also accepts
+        return (
+            f"COALESCE(TRY_CAST({raw} AS TIMESTAMPTZ) AT TIME ZONE 'UTC', "
+            f"make_timestamp(TRY_CAST({raw} AS BIGINT) * 1000))"
+        )
+    return raw

@@ -80,37 +80,6 @@ def parse_date(value: object) -> datetime:
     )
 
 
-def coerce(value: object, field_type: str, field: str) -> object:
-    """A value converted for its field's column, or MapperParsingException as OpenSearch says it."""
-    if value is None:
-        return None
-    if isinstance(value, list):
-        # A column holds one value; OpenSearch indexes every element, the first one is kept here.
-        return coerce(value[0], field_type, field) if value else None
-    try:
-        if field_type == "date":
-            return parse_date(value)
-        if field_type == "long":
-            return int(float(value)) if not isinstance(value, bool) else _reject(value)
-        if field_type == "double":
-            return float(value) if not isinstance(value, bool) else _reject(value)
-        if field_type == "boolean":
-            if isinstance(value, bool):
-                return value
-            if value in ("true", "false"):
-                return value == "true"
-            return _reject(value)
-        return value if isinstance(value, str) else str(value)
-    except (TypeError, ValueError) as error:
-        raise MapperParsingException(
-            f"failed to parse field [{field}] of type [{field_type}]: {error}"
-        ) from None
-
-
-def _reject(value: object) -> object:
-    raise ValueError(f"cannot convert {value!r}")
-
-
 def resolve_type(spec: dict) -> str:
     """An explicit mapping's field type, with OpenSearch's numeric and text aliases folded."""
     aliases = {
