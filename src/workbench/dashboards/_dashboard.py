@@ -214,8 +214,14 @@ class Dashboard:
             if frame is None:
                 self.refresh()
                 frame = self.frames.get(i, pl.DataFrame())
+            row, col = i // self.columns + 1, i % self.columns + 1
             for trace in panel.traces(frame):
-                figure.add_trace(trace, row=i // self.columns + 1, col=i % self.columns + 1)
+                if trace.type == "heatmap":  # its colour bar beside its own cell, not the page
+                    cell = figure.get_subplot(row, col)
+                    low, high = cell.yaxis.domain
+                    right = cell.xaxis.domain[1]
+                    trace.colorbar = {"y": (low + high) / 2, "len": high - low, "x": right + 0.01}
+                figure.add_trace(trace, row=row, col=col)
         figure.update_layout(title=self.title, height=360 * rows, width=width, showlegend=False)
         path = Path(path)
         figure.write_image(path)

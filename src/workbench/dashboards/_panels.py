@@ -60,7 +60,7 @@ class Panel:
             if not frame.height:
                 return [go.Heatmap(x=[], y=[], z=[])]
             wide = frame.pivot(on="series", index="key", values="value").sort("key").fill_null(0)
-            series = [c for c in wide.columns if c != "key"]
+            series = sorted(c for c in wide.columns if c != "key")
             z = [wide[s].to_list() for s in series]
             return [go.Heatmap(x=wide["key"].to_list(), y=series, z=z, colorscale="Blues")]
         groups = (
@@ -80,8 +80,8 @@ class Panel:
             return go.Bar(
                 x=values[::-1], y=[str(k) for k in keys[::-1]], name=name, orientation="h"
             )
-        fill = "tozeroy" if self.kind == "area" else None
-        return go.Scatter(x=keys, y=values, name=name, mode="lines", fill=fill)
+        stack = "stack" if self.kind == "area" else None
+        return go.Scatter(x=keys, y=values, name=name, mode="lines", stackgroup=stack)
 
     def layout(self) -> dict:
         layout: dict = {

@@ -102,8 +102,10 @@ def _ms(instant: datetime) -> int:
     return int(instant.replace(tzinfo=UTC).timestamp() * 1000)
 
 
-def _value(bucket: dict, kind: str) -> float:
-    return bucket["doc_count"] if kind == "count" else (bucket["value"]["value"] or 0)
+def _value(bucket: dict, kind: str) -> float | None:
+    """A bucket's number; None where a metric has no value (an empty bucket's average), which
+    charts draw as a gap, as Kibana does."""
+    return bucket["doc_count"] if kind == "count" else bucket["value"]["value"]
 
 
 def _key(bucket: dict) -> object:
