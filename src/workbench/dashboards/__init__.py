@@ -14,7 +14,12 @@
 """
 
 from workbench.dashboards._dashboard import Dashboard
-from workbench.dashboards._lab import SALES_TITLE, retail_sales
+from workbench.dashboards._lab import (
+    SALES_TITLE,
+    clickstream_activity,
+    retail_sales,
+    sensor_readings,
+)
 from workbench.dashboards._panels import KINDS, Panel
 from workbench.dashboards._sources import (
     DataSource,
@@ -36,5 +41,7 @@ __all__ = [
     "Panel",
     "TimeRange",
     "Window",
+    "clickstream_activity",
     "retail_sales",
+    "sensor_readings",
 ]

@@ -4,8 +4,9 @@ A panel turns its frame into plotly traces once; the same traces fill a live Fig
 the notebook, a figure in the exported HTML and a cell of the exported PNG.
 
 Kinds: ``bar`` (vertical; a date histogram when its keys are times), ``hbar``, ``line``,
-``area``, ``pie``, ``metric`` (a KPI number), ``table`` (Discover) and ``heatmap`` (e.g.
-records per shard per second: key, series and value).
+``area``, ``pie``, ``funnel`` (stages in the frame's order), ``metric`` (a KPI number),
+``table`` (Discover) and ``heatmap`` (e.g. records per shard per second: key, series and
+value). Series named in ``marker_series`` are drawn as markers over the lines (anomalies).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import polars as pl
 
 from workbench.dashboards._sources import DataSource
 
-KINDS = ("bar", "hbar", "line", "area", "pie", "metric", "table", "heatmap")
+KINDS = ("bar", "hbar", "line", "area", "pie", "funnel", "metric", "table", "heatmap")
 # The plotly subplot type each kind needs when panels share one figure (the PNG export).
 SUBPLOT_TYPES = {"pie": "domain", "metric": "domain", "table": "table"}
 
@@ -38,6 +39,7 @@ class Panel:
     x_title: str | None = None
     y_title: str | None = None
     number_format: str = ",.0f"
+    marker_series: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -56,6 +58,10 @@ class Panel:
             return [go.Pie(labels=frame["key"].to_list() if frame.height else [],
                            values=frame["value"].to_list() if frame.height else [],
                            hole=0.4, sort=False, textinfo="label+percent")]  # fmt: skip
+        if self.kind == "funnel":
+            keys = [str(k) for k in frame["key"]] if frame.height else []
+            values = frame["value"].to_list() if frame.height else []
+            return [go.Funnel(y=keys, x=values, textinfo="value+percent initial")]
         if self.kind == "heatmap":
             if not frame.height:
                 return [go.Heatmap(x=[], y=[], z=[])]
@@ -74,6 +80,9 @@ class Panel:
 
     def _series_trace(self, name: str, frame: pl.DataFrame) -> go.BaseTraceType:
         keys, values = frame["key"].to_list(), frame["value"].to_list()
+        if name in self.marker_series:
+            marker = {"symbol": "x", "size": 10, "color": "crimson"}
+            return go.Scatter(x=keys, y=values, name=name, mode="markers", marker=marker)
         if self.kind == "bar":
             return go.Bar(x=keys, y=values, name=name)
         if self.kind == "hbar":

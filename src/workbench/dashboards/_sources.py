@@ -33,13 +33,15 @@ class DataSource(Protocol):
     def version(self) -> object: ...
 
 
-def _index_query(time_field: str | None, window: Window) -> dict:
+def _index_query(time_field: str | None, window: Window, own_query: str = "") -> dict:
+    """The dashboard's time range and query string, and a panel's own filter, as one query."""
     filters: list[dict] = []
     if time_field:
         span = {"gte": window.start.isoformat() + "Z", "lte": window.end.isoformat() + "Z"}
         filters.append({"range": {time_field: span}})
-    if window.query.strip():
-        filters.append({"query_string": {"query": window.query}})
+    for text in (window.query, own_query):
+        if text.strip():
+            filters.append({"query_string": {"query": text}})
     return {"bool": {"filter": filters}}
 
 
@@ -59,7 +61,8 @@ class IndexAggregation:
 
     ``bucket`` is ``"date_histogram:InvoiceDate"`` (interval ``auto`` or e.g. ``"30s"``) or
     ``"terms:Country"``; ``split`` adds a second terms level (one series per term); ``metric`` is
-    ``"count"`` or ``"sum:Quantity"`` (also avg, min, max, cardinality).
+    ``"count"`` or ``"sum:Quantity"`` (also avg, min, max, cardinality); ``query`` is the
+    panel's own filter (a query string), applied on top of the dashboard's.
     """
 
     search: SearchIndices
@@ -71,6 +74,7 @@ class IndexAggregation:
     size: int = 10
     split: str | None = None
     split_size: int = 5
+    query: str = ""
 
     def version(self) -> object:
         return tuple(self.search.changes_token(i) for i in self.search.resolve(self.index))
@@ -92,7 +96,8 @@ class IndexAggregation:
             else:
                 spec["size"] = self.size
             aggs = {"buckets": {bucket_kind: spec, "aggs": aggs}}
-        body = {"size": 0, "query": _index_query(self.time_field, window), "aggs": aggs}
+        query = _index_query(self.time_field, window, self.query)
+        body = {"size": 0, "query": query, "aggs": aggs}
         response = self.search.search(self.index, body)
         total = response["hits"]["total"]["value"]
         return _flatten(response.get("aggregations", {}), kind, total, bool(self.split))
