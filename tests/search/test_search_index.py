@@ -308,3 +308,28 @@ def test_changes_since_a_sequence_number_are_only_the_new_writes(make_store):
     store.index_documents("retail", [("id3", {"Quantity": 99}), ("new", {"Quantity": 1})])
     changed, _ = store.changes("retail", seen)
     assert sorted(changed.column("_id").to_pylist()) == ["id3", "new"]
+
+
+def test_extended_bounds_give_empty_buckets_even_when_nothing_matches(retail_index):
+    store, _ = retail_index(20)
+    start = int((NOW - timedelta(minutes=2)).timestamp() * 1000)
+    body = {
+        "size": 0,
+        "query": {"match": {"Country": "Atlantis"}},
+        "aggs": {
+            "t": {
+                "date_histogram": {
+                    "field": "InvoiceDate",
+                    "fixed_interval": "30s",
+                    "extended_bounds": {"min": start, "max": start + 90_000},
+                }
+            }
+        },
+    }
+    buckets = store.search("retail", body)["aggregations"]["t"]["buckets"]
+    assert [(b["key"] - start, b["doc_count"]) for b in buckets] == [
+        (0, 0),
+        (30_000, 0),
+        (60_000, 0),
+        (90_000, 0),
+    ]

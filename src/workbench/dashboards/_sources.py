@@ -14,7 +14,8 @@ from typing import Protocol, runtime_checkable
 
 import polars as pl
 
-from workbench.search import SearchIndices
+from workbench.clock import parse_duration
+from workbench.search import SearchIndices, auto_interval_ms
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,55 @@ class IndexAggregation:
     split: str | None = None
     split_size: int = 5
     query: str = ""
+    _cache: _Histogram | None = field(default=None, repr=False, compare=False)
 
     def version(self) -> object:
         return tuple(self.search.changes_token(i) for i in self.search.resolve(self.index))
 
     def fetch(self, window: Window) -> pl.DataFrame:
+        """The panel's frame; a date histogram over the time field reads only what changed.
+
+        Such a histogram keeps its buckets between calls. The index notes the earliest time
+        each write touched, so a later call asks again only from the earliest changed bucket
+        (or the last bucket shown, which may have been still filling) to the window's end, and
+        keeps the older buckets. Its first bucket is whole: the time filter starts where the
+        bucket holding the window's start begins.
+        """
+        step_ms = self._step_ms(window)
+        if step_ms is None:
+            return self._query(window, self.interval)
+        first = _floor(window.start, step_ms)
+        tokens = {i: self.search.changes_token(i) for i in self.search.resolve(self.index)}
+        cache = self._cache
+        reuse = cache is not None and (cache.query, cache.step_ms) == (window.query, step_ms)
+        if reuse and cache.tokens.keys() == tokens.keys():
+            since = _floor(cache.end, step_ms)
+            for index, token in cache.tokens.items():
+                changed = self.search.earliest_change(index, self.time_field, token)
+                if changed is not None:
+                    since = min(since, max(first, _floor(changed, step_ms)))
+            since = max(since, first)
+            kept = cache.frame.filter((pl.col("key") >= first) & (pl.col("key") < since))
+            fresh = self._query(Window(since, window.end, window.query), f"{step_ms}ms")
+            frame = pl.concat([kept, fresh], how="vertical_relaxed") if kept.height else fresh
+        else:
+            frame = self._query(Window(first, window.end, window.query), f"{step_ms}ms")
+        self._cache = _Histogram(window.query, step_ms, tokens, window.end, frame)
+        return frame
+
+    def _step_ms(self, window: Window) -> int | None:
+        """The bucket length of a histogram over the time field, or None for other panels."""
+        kind, _, field_name = (self.bucket or "").partition(":")
+        if kind != "date_histogram" or field_name != self.time_field:
+            return None
+        if self.interval == "auto":
+            return auto_interval_ms((window.end - window.start).total_seconds())
+        try:
+            return int(parse_duration(self.interval) * 1000)
+        except ValueError:  # a calendar interval (month, quarter...): asked for whole each time
+            return None
+
+    def _query(self, window: Window, interval: str) -> pl.DataFrame:
         kind, name = _metric(self.metric)
         metric = {} if kind == "count" else {"value": {kind: {"field": name}}}
         aggs: dict = dict(metric)
@@ -91,7 +136,7 @@ class IndexAggregation:
             bucket_kind, _, bucket_field = self.bucket.partition(":")
             spec = {"field": bucket_field}
             if bucket_kind == "date_histogram":
-                spec["interval"] = self.interval
+                spec["interval"] = interval
                 spec["extended_bounds"] = {"min": _ms(window.start), "max": _ms(window.end)}
             else:
                 spec["size"] = self.size
@@ -103,8 +148,25 @@ class IndexAggregation:
         return _flatten(response.get("aggregations", {}), kind, total, bool(self.split))
 
 
+@dataclass(frozen=True)
+class _Histogram:
+    """What a histogram source showed last: for which query and buckets, as of which writes."""
+
+    query: str
+    step_ms: int
+    tokens: dict[str, int]
+    end: datetime
+    frame: pl.DataFrame
+
+
 def _ms(instant: datetime) -> int:
     return int(instant.replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def _floor(instant: datetime, step_ms: int) -> datetime:
+    """The start of the bucket of length ``step_ms`` holding ``instant`` (epoch-aligned)."""
+    epoch_ms = _ms(instant)
+    return datetime.fromtimestamp((epoch_ms - epoch_ms % step_ms) / 1000, UTC).replace(tzinfo=None)
 
 
 def _value(bucket: dict, kind: str) -> float | None:

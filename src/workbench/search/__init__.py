@@ -10,6 +10,7 @@
 1
 """
 
+from workbench.search._aggregations import auto_interval_ms
 from workbench.search._client import SearchClient
 from workbench.search._index import (
     IndexNotFoundException,
@@ -28,4 +29,5 @@ __all__ = [
     "SearchClient",
     "SearchIndices",
     "VersionConflictEngineException",
+    "auto_interval_ms",
 ]

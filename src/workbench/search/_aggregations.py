@@ -93,6 +93,16 @@ def _kind(spec: dict) -> tuple[str, dict]:
     return kinds[0], spec[kinds[0]]
 
 
+def auto_interval_ms(span_seconds: float) -> int:
+    """The interval Kibana's auto date histogram picks for a time span: about 50 buckets,
+    rounded up to a readable length (30 s for 15 minutes).
+
+    >>> auto_interval_ms(15 * 60)
+    30000
+    """
+    return next((n for n in _NICE_MS if n * AUTO_BUCKETS >= span_seconds * 1000), _NICE_MS[-1])
+
+
 def _auto_interval_ms(ctx: Context, col: str) -> int:
     low, high = ctx.time_bounds
     if low is None or high is None:
@@ -102,8 +112,7 @@ def _auto_interval_ms(ctx: Context, col: str) -> int:
         low, high = low or row[0], high or row[1]
     if low is None or high is None:
         return _NICE_MS[0]
-    span_ms = (high - low).total_seconds() * 1000
-    return next((n for n in _NICE_MS if n * AUTO_BUCKETS >= span_ms), _NICE_MS[-1])
+    return auto_interval_ms((high - low).total_seconds())
 
 
 def _bucket_key(ctx: Context, kind: str, body: dict) -> tuple[str, dict]:
@@ -238,7 +247,9 @@ def _buckets(ctx: Context, kind: str, body: dict, spec: dict, parents: list[str]
             }
         out[parent] = result
     if not parents and () not in out:
-        out[()] = {"buckets": []}
+        bounds = body.get("extended_bounds") or {}
+        fill = "step" in meta and {"min", "max"} <= set(bounds)
+        out[()] = {"buckets": _fill_gaps([], meta["step"], body, sub_aggs) if fill else []}
     return out
 
 
@@ -252,8 +263,8 @@ def _fill_gaps(buckets: list[dict], step: int, body: dict, sub_aggs: dict) -> li
     """Empty buckets between the first and last (and extended_bounds), as OpenSearch returns."""
     keys = [b["key"] for b in buckets]
     bounds = body.get("extended_bounds") or {}
-    low = min([*keys, *([bounds["min"]] if "min" in bounds else [])])
-    high = max([*keys, *([bounds["max"]] if "max" in bounds else [])])
+    low = min([*keys, *([int(bounds["min"])] if "min" in bounds else [])])
+    high = max([*keys, *([int(bounds["max"])] if "max" in bounds else [])])
     by_key = {b["key"]: b for b in buckets}
     filled = []
     for key in range(low - low % step, high + 1, step):

@@ -118,6 +118,10 @@ class SearchIndices:
             "CREATE TABLE IF NOT EXISTS __indices (name VARCHAR PRIMARY KEY, next_seq BIGINT);"
             "CREATE TABLE IF NOT EXISTS __fields (index_name VARCHAR, field VARCHAR, "
             "type VARCHAR, PRIMARY KEY (index_name, field));"
+            # The earliest time each write touched, per date field (old and new values), so a
+            # reader of a time range can tell which part of it changed since it last looked.
+            "CREATE TABLE IF NOT EXISTS __changes (index_name VARCHAR, seq BIGINT, "
+            "field VARCHAR, earliest TIMESTAMP);"
         )
 
     @contextlib.contextmanager
@@ -168,6 +172,7 @@ class SearchIndices:
             self._con.execute(f"DROP TABLE {_table(index)}")
             self._con.execute("DELETE FROM __indices WHERE name = ?", [index])
             self._con.execute("DELETE FROM __fields WHERE index_name = ?", [index])
+            self._con.execute("DELETE FROM __changes WHERE index_name = ?", [index])
 
     def mapping(self, index: str) -> dict[str, str]:
         """Field name → type (boolean, long, double, date, text, keyword)."""
@@ -319,6 +324,7 @@ class SearchIndices:
             "UPDATE __indices SET next_seq = next_seq + ? WHERE name = ? RETURNING next_seq",
             [count, index],
         ).fetchone()
+        self._record_change(index, fields, f"SELECT _id FROM ({rows})", rows, next_seq)
         self._con.execute(f"DELETE FROM {_table(index)} WHERE _id IN (SELECT _id FROM ({rows}))")
         names = ", ".join(column(f) for f in fields)
         self._con.execute(
@@ -330,14 +336,44 @@ class SearchIndices:
     def delete_document(self, index: str, doc_id: str) -> bool:
         with self._transaction():
             self._require(index)
-            deleted = self._con.execute(
-                f"DELETE FROM {_table(index)} WHERE _id = ? RETURNING _id", [doc_id]
-            ).fetchall()
-            if deleted:  # a deletion is a change too: watchers of changes_token() see it
-                self._con.execute(
-                    "UPDATE __indices SET next_seq = next_seq + 1 WHERE name = ?", [index]
-                )
-            return bool(deleted)
+            found = self._con.execute(
+                f"SELECT count(*) FROM {_table(index)} WHERE _id = ?", [doc_id]
+            ).fetchone()[0]
+            if found:  # a deletion is a change too: watchers of changes_token() see it
+                (next_seq,) = self._con.execute(
+                    "UPDATE __indices SET next_seq = next_seq + 1 WHERE name = ? "
+                    "RETURNING next_seq",
+                    [index],
+                ).fetchone()
+                gone = f"SELECT '{doc_id.replace(chr(39), chr(39) * 2)}' AS _id"
+                self._record_change(index, self.mapping(index), gone, None, next_seq)
+                self._con.execute(f"DELETE FROM {_table(index)} WHERE _id = ?", [doc_id])
+            return bool(found)
+
+    def _record_change(
+        self, index: str, fields: dict[str, str], ids_sql: str, new_rows: str | None, seq: int
+    ) -> None:
+        """Note the earliest value of each date field among the rows a write replaces or adds."""
+        for field in (f for f, t in fields.items() if t == "date"):
+            old = f"SELECT {column(field)} AS v FROM {_table(index)} WHERE _id IN ({ids_sql})"
+            new = f" UNION ALL SELECT {column(field)} FROM ({new_rows})" if new_rows else ""
+            self._con.execute(
+                f"INSERT INTO __changes SELECT ?, ?, ?, min(v) FROM ({old}{new}) "
+                "HAVING min(v) IS NOT NULL",
+                [index, seq, field],
+            )
+
+    def earliest_change(self, index: str, field: str, since: int) -> datetime | None:
+        """The earliest ``field`` value among documents written or deleted after the
+        :meth:`changes_token` ``since`` (None when no such write touched a dated document)."""
+        with self._lock:
+            self._require(index)
+            row = self._con.execute(
+                "SELECT min(earliest) FROM __changes WHERE index_name = ? AND field = ? "
+                "AND seq > ?",
+                [index, field, since],
+            ).fetchone()
+        return row[0]
 
     def changes_token(self, index: str) -> int:
         """A number that grows with every write or deletion in ``index``; cheap to ask."""
