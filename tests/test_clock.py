@@ -74,6 +74,7 @@ def test_sleeper_wakes_when_a_notebook_advances_time():
         woke.set()
 
     threading.Thread(target=buffer_waits_sixty_seconds, daemon=True).start()
+    assert clock.wait_for_sleepers(1)
     clock.advance("59s")
     assert not woke.wait(0.05)
     clock.advance("1s")
@@ -102,3 +103,9 @@ def test_advances_add_up(steps):
     for step in steps:
         clock.advance(step)
     assert clock.now() == pytest.approx(sum(steps))
+
+
+def test_waiting_for_sleepers_times_out_when_nobody_sleeps():
+    clock = SimulatedClock(start=0)
+    assert clock.sleepers == 0
+    assert clock.wait_for_sleepers(1, timeout=0.05) is False

@@ -6,7 +6,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # conda-forge spells a few packages differently from PyPI.
-CONDA_NAMES = {"opencv-python-headless": "py-opencv", "duckdb": "python-duckdb"}
+CONDA_NAMES = {
+    "opencv-python-headless": "py-opencv",
+    "duckdb": "python-duckdb",
+    "kaleido": "python-kaleido",
+}
 
 
 def _name(requirement: str) -> str:

@@ -10,6 +10,8 @@ from workbench._home import Home
 from workbench.clock import Clock, WallClock
 
 if TYPE_CHECKING:
+    from workbench.functions import Functions
+    from workbench.search import SearchIndices
     from workbench.streams import Streams
     from workbench.video import Video
 
@@ -47,6 +49,20 @@ class Workbench:
         from workbench.video import Video
 
         return Video(self)
+
+    @cached_property
+    def search(self) -> SearchIndices:
+        """The search indices (OpenSearch's role); ``wb.search.client()`` speaks opensearch-py."""
+        from workbench.search import SearchIndices
+
+        return SearchIndices(self.home.service_dir("search"), self.clock)
+
+    @cached_property
+    def functions(self) -> Functions:
+        """Stream functions: Lambda handlers fed by data streams (event source mappings)."""
+        from workbench.functions import Functions
+
+        return Functions(self.home.service_dir("functions"), self.streams, self.clock)
 
     def __repr__(self) -> str:
         return f"Workbench(home={str(self.home.path)!r}, clock={self.clock!r})"

@@ -151,6 +151,7 @@ class SimulatedClock(_ClockMixin):
         self._base = parse_instant(start) if start is not None else time.time()
         self._anchor = time.monotonic()
         self._speed = 0.0
+        self._deadlines: list[float] = []
         if speed:
             self.run(speed)
 
@@ -162,6 +163,28 @@ class SimulatedClock(_ClockMixin):
     def now(self) -> float:
         with self._lock:
             return self._now_locked()
+
+    @property
+    def sleepers(self) -> int:
+        """How many threads sleep on this clock waiting for a time still ahead."""
+        with self._lock:
+            return self._waiting_locked()
+
+    def _waiting_locked(self) -> int:
+        now = self._now_locked()
+        return sum(deadline > now for deadline in self._deadlines)
+
+    def wait_for_sleepers(self, count: int = 1, timeout: float = 10.0) -> bool:
+        """Block (in real time) until ``count`` threads sleep on this clock, so that a test or a
+        notebook advances time only once a background service is waiting for it."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._waiting_locked() < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(min(left, _CANCEL_POLL_S))
+            return True
 
     def _now_locked(self) -> float:
         return self._base + (time.monotonic() - self._anchor) * self._speed
@@ -212,17 +235,22 @@ class SimulatedClock(_ClockMixin):
         """Block until simulated time has moved on by ``seconds`` or ``cancel`` is set."""
         with self._lock:
             deadline = self._now_locked() + seconds
-            while (left := deadline - self._now_locked()) > 0:
-                if cancel is not None and cancel.is_set():
-                    return False
-                # Running time needs a real timeout to wake on; paused time waits for advance().
-                # A cancellable sleep also looks at its event now and then, as Events cannot
-                # notify this condition.
-                timeout = left / self._speed if self._speed else None
-                if cancel is not None:
-                    timeout = min(timeout or _CANCEL_POLL_S, _CANCEL_POLL_S)
-                self._lock.wait(timeout)
-            return True
+            self._deadlines.append(deadline)
+            self._lock.notify_all()
+            try:
+                while (left := deadline - self._now_locked()) > 0:
+                    if cancel is not None and cancel.is_set():
+                        return False
+                    # Running time needs a real timeout to wake on; paused time waits for
+                    # advance(). A cancellable sleep also looks at its event now and then, as
+                    # Events cannot notify this condition.
+                    timeout = left / self._speed if self._speed else None
+                    if cancel is not None:
+                        timeout = min(timeout or _CANCEL_POLL_S, _CANCEL_POLL_S)
+                    self._lock.wait(timeout)
+                return True
+            finally:
+                self._deadlines.remove(deadline)
 
     def __repr__(self) -> str:
         state = f"speed={self._speed:g}x" if self._speed else "paused"
