@@ -6,6 +6,8 @@ so the demo can end by telling the user where to look.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,22 +33,13 @@ def _clock_step(wb: Workbench) -> list[Output]:
 
 
 def _streams_step(wb: Workbench) -> list[Output]:
-    import random
+    from workbench.sources import Rate, retail
 
-    rng = random.Random(42)
     stream = wb.streams.create_stream("retail-trans", 4)
-    rows = [
-        {
-            "Invoice": str(536365 + i // 5),
-            "StockCode": f"{rng.randint(10000, 99999)}",
-            "Quantity": rng.randint(1, 12),
-            "Price": round(rng.uniform(0.5, 20), 2),
-            "Customer_ID": str(rng.randint(12346, 18287)),
-            "Country": rng.choice(["United Kingdom", "France", "Germany", "EIRE"]),
-        }
-        for i in range(1000)
-    ]
-    put = stream.put_frame(rows, "Customer_ID")
+    # The last quarter of an hour of shopping, keyed by invoice so that the lines of one
+    # invoice share a shard and keep their order.
+    shoppers = retail(seed=42, start=wb.clock.now() - 900, rate=Rate(1000 / 900))
+    put = stream.put_frame(shoppers.frame(1000), partition_key="Invoice")
     read = 0
     for shard in stream.list_shards():
         iterator = stream.get_shard_iterator(shard["ShardId"], "TRIM_HORIZON")
@@ -101,10 +94,39 @@ def _sources_step(wb: Workbench) -> list[Output]:
     ]
 
 
+def _speed_layer_step(wb: Workbench) -> list[Output]:
+    from workbench.dashboards import retail_sales
+    from workbench.functions.upsert_to_es import make_handler
+
+    mapping = wb.functions.create_event_source_mapping(
+        make_handler(wb.search.client()),
+        "retail-trans",
+        function_name="UpsertToES",
+        batch_size=1000,
+        starting_position="TRIM_HORIZON",
+        environment={"ES_INDEX": "retail", "DATE_TYPE_FIELDS": "InvoiceDate",
+                     "REQUIRED_FIELDS": "Invoice,StockCode,Customer_ID"},
+    )  # fmt: skip
+    with contextlib.redirect_stderr(io.StringIO()):  # the function's per-batch log lines
+        delivered = mapping.poll(until_caught_up=True)
+    mapping.close()
+    board = retail_sales(wb.search, wb.clock)
+    page = board.to_html(wb.home.service_dir("dashboards") / "real-time-retail-sales.html")
+    return [
+        Output(
+            f"UpsertToES: {delivered} records in {mapping.metrics.invocations} invocations, "
+            f"{wb.search.count('retail')} documents in index retail",
+            str(wb.home.path / "search"),
+        ),
+        Output(f"Kibana dashboard '{board.title}' (offline HTML)", str(page)),
+    ]
+
+
 STEPS: list[tuple[str, Step]] = [
     ("Simulated clock", _clock_step),
     ("Data Streams", _streams_step),
     ("Sources", _sources_step),
+    ("Speed layer: UpsertToES into the search index, the Kibana dashboard", _speed_layer_step),
     ("Video Streams: a synthetic camera, fragments, a clip and a thumbnail", _video_step),
 ]
 

@@ -19,6 +19,7 @@ import polars as pl
 from workbench.dashboards._sources import DataSource
 
 KINDS = ("bar", "hbar", "line", "area", "pie", "funnel", "metric", "table", "heatmap")
+SPARSE = 30  # series with at most this many points are drawn with markers too
 # The plotly subplot type each kind needs when panels share one figure (the PNG export).
 SUBPLOT_TYPES = {"pie": "domain", "metric": "domain", "table": "table"}
 
@@ -90,7 +91,8 @@ class Panel:
                 x=values[::-1], y=[str(k) for k in keys[::-1]], name=name, orientation="h"
             )
         stack = "stack" if self.kind == "area" else None
-        return go.Scatter(x=keys, y=values, name=name, mode="lines", stackgroup=stack)
+        mode = "lines" if len(keys) > SPARSE else "lines+markers"  # a lone point must show
+        return go.Scatter(x=keys, y=values, name=name, mode=mode, stackgroup=stack)
 
     def layout(self) -> dict:
         layout: dict = {
