@@ -12,8 +12,8 @@ demo: $(VENV)/.installed-run
 	$(BIN)/workbench demo
 
 test: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks notebooks
+	$(BIN)/ruff format --check src tests benchmarks notebooks
 	$(BIN)/python -m pytest
 
 lab: $(VENV)/.installed-dev
