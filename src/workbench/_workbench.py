@@ -10,6 +10,7 @@ from workbench._home import Home
 from workbench.clock import Clock, WallClock
 
 if TYPE_CHECKING:
+    from workbench.firehose import Firehose
     from workbench.lake import Lake
 
 
@@ -39,6 +40,13 @@ class Workbench:
         from workbench.lake import Lake
 
         return Lake.for_home(self.home, self.clock)
+
+    @functools.cached_property
+    def firehose(self) -> Firehose:
+        """Delivery streams that buffer, transform and convert records into the lake."""
+        from workbench.firehose import Firehose
+
+        return Firehose(self)
 
     def __repr__(self) -> str:
         return f"Workbench(home={str(self.home.path)!r}, clock={self.clock!r})"

@@ -105,3 +105,7 @@ class InvalidBucketName(ValidationException):
 
 class KeyTooLongError(ValidationException):
     """An object key longer than 1,024 bytes of UTF-8."""
+
+
+class ConcurrentModificationException(ServiceError):
+    """A configuration change based on a version that is no longer current."""
