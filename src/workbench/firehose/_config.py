@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.errors import InvalidArgumentException, ValidationException
+from workbench.firehose._convert import arrow_schema
+from workbench.firehose._partition import compile_query
 from workbench.firehose._prefix import Prefixes
 
 ACCOUNT = "000000000000"
@@ -214,8 +216,6 @@ _QUERY_KEY = re.compile(r"[{,]\s*\"?([A-Za-z_][A-Za-z0-9_]*)\"?\s*:")
 
 def _query_keys(query: str) -> frozenset[str]:
     """The keys of the object a MetadataExtraction JQ query builds (``{key: .path, ...}``)."""
-    from workbench.firehose._partition import compile_query
-
     compile_query(query)
     keys = frozenset(_QUERY_KEY.findall(query))
     if not query.strip().startswith("{") or not keys:
@@ -233,6 +233,8 @@ def _check_conversion(conversion: dict[str, Any]) -> dict[str, Any]:
             "DataFormatConversionConfiguration.SchemaConfiguration needs DatabaseName and "
             "TableName of a catalog table, or Columns [{Name, Type}] given explicitly."
         )
+    if schema.get("Columns"):
+        arrow_schema(schema["Columns"])
     deserializer = (conversion.get("InputFormatConfiguration") or {}).get("Deserializer") or {
         "OpenXJsonSerDe": {}
     }

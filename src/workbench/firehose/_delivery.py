@@ -11,6 +11,7 @@ durable.
 from __future__ import annotations
 
 import base64
+import copy
 import fcntl
 import gzip
 import io
@@ -132,7 +133,7 @@ class Delivery:
         source: Source,
         lake: Lake,
         clock: Any,
-        function: Callable[..., Any] | None,
+        functions: Callable[[str], Callable[..., Any] | None],
         catalog: Callable[[dict[str, Any]], list[dict[str, str]]] | None = None,
     ) -> None:
         self.name, self.arn, self.version = name, arn, version
@@ -140,7 +141,7 @@ class Delivery:
         self.source = source
         self.lake = lake
         self.clock = clock
-        self.function = function
+        self._functions = functions
         self._catalog = catalog
         self._folder = folder
         self._state_file = StateFile(folder / "state.json")
@@ -152,6 +153,7 @@ class Delivery:
         self._state: dict[str, Any] | None = None
         self._buffers: dict[tuple[str, str], Buffer] = {}
         self._sealed: list[Buffer] = []
+        self._staged: list[tuple] = []
         self._read: dict[str, tuple[str | None, int]] = {}
         self._seqs: dict[str, list[tuple[int, pa.Array]]] = {}
         self._behind_ms = 0
@@ -280,8 +282,21 @@ class Delivery:
             chunk = chunk.append_column("_ordinal", ordinals)
             chunk = chunk.append_column("_arrival", table.column("arrival").cast(pa.int64()))
             high = self._state["metrics"].get("high", {}).get(shard, -1) if self._state else -1
+            before = copy.deepcopy(self.metrics)
             self.metrics.incoming_records += int(max(0, ordinal + n - max(high, ordinal)))
-            self._ingest(chunk)
+            self._staged = []
+            try:
+                self._ingest(chunk)
+            except Exception:
+                # Nothing of a chunk that failed half way stays: it is read again next time.
+                self._staged = []
+                self.metrics = before
+                self._read[shard] = (seq, ordinal)
+                self._seqs[shard].pop()
+                raise
+            for staged in self._staged:
+                self._buffer_rows(*staged)
+            self._staged = []
             total += n
         return total
 
@@ -314,6 +329,7 @@ class Delivery:
             self._route("", {}, chunk)
 
     def _transform(self, chunk: pa.Table) -> tuple[pa.Table, list[dict[str, str]]]:
+        self.function = self._functions(self.dest.lambda_function)
         if self.function is None:
             raise ResourceInUseException(
                 f"Delivery stream {self.name} transforms with function "
@@ -422,7 +438,9 @@ class Delivery:
             self._route(key, orjson.loads(label), chunk.take(rows))
 
     def _active(self) -> int:
-        return sum(1 for kind, _ in self._buffers if kind == "main")
+        labels = {label for kind, label in self._buffers if kind == "main"}
+        labels |= {staged[1] for staged in self._staged if staged[0] == "main"}
+        return len(labels)
 
     def _route(self, label: str, keys: dict[str, dict[str, str]], chunk: pa.Table) -> None:
         """Into the partition's buffer, converted to typed rows first when configured."""
@@ -522,9 +540,19 @@ class Delivery:
         sizes: np.ndarray | None,
         keys: dict[str, dict[str, str]] | None = None,
     ) -> None:
+        """Stage rows for a buffer; they go in once their whole chunk is routed."""
+        if table.num_rows:
+            self._staged.append((kind, label, table, sizes, keys))
+
+    def _buffer_rows(
+        self,
+        kind: str,
+        label: str,
+        table: pa.Table,
+        sizes: np.ndarray | None,
+        keys: dict[str, dict[str, str]] | None,
+    ) -> None:
         """Append rows to a buffer, sealing it each time it reaches the size hint."""
-        if table.num_rows == 0:
-            return
         if sizes is None:
             sizes = pc.binary_length(table.column("data")).to_numpy(zero_copy_only=False)
         limit = self.dest.size_bytes

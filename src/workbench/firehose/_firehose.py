@@ -476,7 +476,7 @@ class Firehose:
                 source=source,
                 lake=self._wb.lake,
                 clock=self._wb.clock,
-                function=self._functions.get(destination.lambda_function or ""),
+                functions=self._functions.get,
                 catalog=self._catalog_columns,
             )
             self._deliveries[name] = delivery
