@@ -12,6 +12,7 @@ from workbench.clock import Clock, WallClock
 if TYPE_CHECKING:
     from workbench.firehose import Firehose
     from workbench.lake import Lake
+    from workbench.streams import Streams
 
 
 class Workbench:
@@ -47,6 +48,13 @@ class Workbench:
         from workbench.firehose import Firehose
 
         return Firehose(self)
+
+    @functools.cached_property
+    def streams(self) -> Streams:
+        """Kinesis Data Streams in this home (``<home>/streams/``)."""
+        from workbench.streams import Streams
+
+        return Streams(self.home.service_dir("streams"), self.clock)
 
     def __repr__(self) -> str:
         return f"Workbench(home={str(self.home.path)!r}, clock={self.clock!r})"
