@@ -34,10 +34,11 @@ def _record(n: int) -> bytes:
     return orjson.dumps({"n": n, "k": n % 4, "pad": pad}) + b"\n"
 
 
-def _create(wb: Workbench) -> None:
+def _create(wb: Workbench, **source) -> None:
     wb.lake.create_bucket("lab", exist_ok=True)
     wb.firehose.create_delivery_stream(
         "s",
+        **source,
         bucket="lab",
         partition_query="{k: .k}",
         prefix="out/k=!{partitionKeyFromQuery:k}/",
@@ -110,6 +111,43 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path):
     # Anything else delivered was put by a run that died before writing its acknowledgement.
     assert all(n // ID_SPACE < crashes for n in set(found) - acknowledged)
     assert not (home / "lake" / ".tmp").exists() or not any((home / "lake" / ".tmp").iterdir())
+
+
+def _deliverer(home: str, seed: int) -> None:
+    rng = random.Random(seed)
+    stream = Workbench(home).firehose.delivery_stream("s")
+    while True:
+        stream.step()
+        if rng.random() < 0.05:
+            stream.flush()
+
+
+def test_kill_9_while_delivering_a_data_stream(tmp_path):
+    home = tmp_path / "home"
+    wb = Workbench(home)
+    source = wb.streams.create_stream("source", shard_count=3)
+    total = 6000
+    for first in range(0, total, 500):
+        source.put_records(
+            [{"Data": _record(n), "PartitionKey": f"part-{n % 1024:05d}"}
+             for n in range(first, first + 500)]
+        )  # fmt: skip
+    _create(wb, kinesis_stream="source")
+    rng = random.Random(7)
+    ctx = multiprocessing.get_context("fork")
+    for _ in range(20):
+        child = ctx.Process(target=_deliverer, args=(str(home), rng.random()))
+        child.start()
+        time.sleep(rng.uniform(0.1, 0.6))
+        os.kill(child.pid, signal.SIGKILL)
+        child.join(timeout=30)
+        assert child.exitcode == -signal.SIGKILL
+    wb = Workbench(home)
+    stream = wb.firehose.delivery_stream("s")
+    stream.flush()
+    found = _delivered(wb)
+    assert sorted(found) == list(range(total))
+    wb.firehose.close()
 
 
 class Crash(Exception):

@@ -64,16 +64,21 @@ class Source(Protocol):
 
     arn: str | None
 
-    def shard_ids(self) -> list[str]:
-        """Shards to read now, parents before children."""
+    def poll(self, positions: dict[str, str | None], limit: int) -> list[tuple[str, pa.Table]]:
+        """New records per shard, after the sequence number in ``positions`` (absent: from
+        the start), as tables with ``seq`` (string), ``arrival`` (int64 epoch ms), ``data``
+        (binary) and optionally ``partition_key`` (string); parents' records before
+        children's."""
 
-    def read(self, shard: str, after: str | None, limit: int) -> pa.Table:
-        """Records after sequence number ``after`` (None: from the start) as a table with
-        ``seq`` (string), ``arrival`` (int64 epoch ms), ``data`` (binary) and optionally
-        ``partition_key`` (string)."""
+    def millis_behind(self) -> int:
+        """How far behind the newest record the last poll left off (0: caught up)."""
 
-    def release(self, shard: str, delivered_through: str) -> None:
-        """Every record up to ``delivered_through`` is in the lake; the source may forget it."""
+    def release(self, shard: str, delivered_through: str, everything_read: bool) -> None:
+        """Every record up to ``delivered_through`` is in the lake (and, with
+        ``everything_read``, every record read so far): the source may checkpoint or forget."""
+
+    def close(self) -> None:
+        """Let go of what the source holds (leases)."""
 
 
 @dataclass
@@ -211,6 +216,7 @@ class Delivery:
 
     def close(self) -> None:
         self.stop()
+        self.source.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -267,13 +273,10 @@ class Delivery:
     # -- reading and routing --------------------------------------------------------------------
     def _pull(self) -> int:
         total = 0
-        for shard in self.source.shard_ids():
+        positions = {shard: seq for shard, (seq, _) in self._read.items()}
+        for shard, table in self.source.poll(positions, READ_LIMIT):
+            self._behind_ms = self.source.millis_behind()
             seq, ordinal = self._read.get(shard, (None, -1))
-            table = self.source.read(shard, seq, READ_LIMIT)
-            behind = getattr(self.source, "millis_behind", None)
-            self._behind_ms = behind() if callable(behind) else 0
-            if table.num_rows == 0:
-                continue
             n = table.num_rows
             ordinals = pa.array(np.arange(ordinal + 1, ordinal + 1 + n, dtype=np.int64))
             self._read[shard] = (table.column("seq")[n - 1].as_py(), ordinal + n)
@@ -281,7 +284,7 @@ class Delivery:
             chunk = table.append_column("_shard", pa.array([shard] * n, pa.string()))
             chunk = chunk.append_column("_ordinal", ordinals)
             chunk = chunk.append_column("_arrival", table.column("arrival").cast(pa.int64()))
-            high = self._state["metrics"].get("high", {}).get(shard, -1) if self._state else -1
+            high = self._state["metrics"].get("high", {}).get(shard, -1)
             before = copy.deepcopy(self.metrics)
             self.metrics.incoming_records += int(max(0, ordinal + n - max(high, ordinal)))
             self._staged = []
@@ -664,7 +667,8 @@ class Delivery:
             while logs and logs[0][0] + len(logs[0][1]) - 1 < mark["ordinal"]:
                 logs.pop(0)
             if mark["seq"] is not None:
-                self.source.release(shard, mark["seq"])
+                everything = mark["ordinal"] == self._read[shard][1]
+                self.source.release(shard, mark["seq"], everything)
 
     def _refresh_gauges(self) -> None:
         buffers = [*self._sealed, *self._buffers.values()]

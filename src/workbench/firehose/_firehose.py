@@ -33,7 +33,7 @@ from workbench.firehose._config import (
     stream_arn,
 )
 from workbench.firehose._delivery import Delivery
-from workbench.firehose._sources import DirectPutSource, KinesisSource
+from workbench.firehose._sources import DirectPutSource, StreamSource
 
 MAX_RECORD_BYTES = 1_000 * 1024
 MAX_BATCH_RECORDS = 500
@@ -466,7 +466,15 @@ class Firehose:
                 source: Any = DirectPutSource(folder / "buffer")
             else:
                 arn = description["Source"]["KinesisStreamSourceDescription"]["KinesisStreamARN"]
-                source = KinesisSource(self._wb.streams.stream(arn_name(arn, "kinesis")), arn)
+                application = self._wb.streams.consumer(
+                    arn_name(arn, "kinesis"),
+                    f"firehose-{name}",
+                    # One process delivers a delivery stream (deliver.lock): a fixed worker id
+                    # takes its leases back at once after a crash.
+                    worker_id=f"firehose-{name}",
+                    format="arrow",
+                )
+                source = StreamSource(application, arn)
             delivery = Delivery(
                 name=name,
                 arn=description["DeliveryStreamARN"],

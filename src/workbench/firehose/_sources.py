@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from workbench.errors import ExpiredIteratorException
 from workbench.firehose._journal import Journal
+from workbench.streams import LeaseLost
 
 DIRECT_SHARD = "DirectPut"
-_EMPTY = pa.table(
-    {"seq": pa.array([], pa.string()), "arrival": pa.array([], pa.int64()),
-     "data": pa.array([], pa.binary())}
-)  # fmt: skip
 
 
 class DirectPutSource:
@@ -25,85 +24,98 @@ class DirectPutSource:
     def __init__(self, folder: Path) -> None:
         self.journal = Journal(folder)
 
-    def shard_ids(self) -> list[str]:
-        return [DIRECT_SHARD]
-
-    def read(self, shard: str, after: str | None, limit: int) -> pa.Table:
-        start = 0 if after is None else int(after) + 1
-        rows = self.journal.read(start, limit)
+    def poll(self, positions: dict[str, str | None], limit: int) -> list[tuple[str, pa.Table]]:
+        after = positions.get(DIRECT_SHARD)
+        rows = self.journal.read(0 if after is None else int(after) + 1, limit)
         if not rows:
-            return _EMPTY
+            return []
         ordinals, arrivals, data = zip(*rows, strict=True)
-        return pa.table(
+        table = pa.table(
             {
                 "seq": pa.array([str(o) for o in ordinals], pa.string()),
                 "arrival": pa.array(arrivals, pa.int64()),
                 "data": pa.array(data, pa.binary()),
             }
         )
+        return [(DIRECT_SHARD, table)]
 
-    def release(self, shard: str, delivered_through: str) -> None:
+    def millis_behind(self) -> int:
+        return 0
+
+    def release(self, shard: str, delivered_through: str, everything_read: bool) -> None:
         self.journal.release(int(delivered_through) + 1)
 
+    def close(self) -> None:
+        """Nothing to let go: the journal holds no resources between calls."""
 
-class KinesisSource:
-    """A data stream read shard by shard, parents before children, from TRIM_HORIZON or from
-    the delivery stream's own checkpoint (the watermark of its delivery journal)."""
 
-    def __init__(self, stream: Any, arn: str) -> None:
-        self.stream = stream
+class StreamSource:
+    """A data stream read by a consumer application of its own (``firehose-<name>``), which
+    hands out shards parents first and keeps checkpoints in its lease table.
+
+    The delivery journal's watermark is the truth about what is delivered; the application's
+    checkpoint follows it (a batch is checkpointed once every record in it is in the lake), so
+    after a crash the application may hand out records again that are already delivered: they
+    are skipped here by sequence number.
+    """
+
+    def __init__(self, application: Any, arn: str, max_batches: int = 16) -> None:
+        self.application = application
         self.arn = arn
-        self._iterators: dict[str, tuple[str | None, str | None]] = {}
-        self._finished: set[str] = set()
+        self._max_batches = max_batches
+        self._held: dict[str, deque[Any]] = {}
         self._behind: dict[str, int] = {}
 
-    def shard_ids(self) -> list[str]:
-        shards = self.stream.list_shards()
-        known = {s["ShardId"] for s in shards}
-        ready = []
-        for shard in shards:
-            parents = [shard.get("ParentShardId"), shard.get("AdjacentParentShardId")]
-            parents_done = all(p is None or p not in known or p in self._finished for p in parents)
-            if parents_done and shard["ShardId"] not in self._finished:
-                ready.append(shard["ShardId"])
-        return ready
-
-    def _iterator(self, shard: str, after: str | None) -> str:
-        cached = self._iterators.get(shard)
-        if cached is not None and cached[0] == after and cached[1] is not None:
-            return cached[1]
-        if after is None:
-            return self.stream.get_shard_iterator(shard, "TRIM_HORIZON")
-        return self.stream.get_shard_iterator(
-            shard, "AFTER_SEQUENCE_NUMBER", starting_sequence_number=after
-        )
-
-    def read(self, shard: str, after: str | None, limit: int) -> pa.Table:
-        try:
-            result = self.stream.get_records_arrow(self._iterator(shard, after), limit=limit)
-        except ExpiredIteratorException:
-            self._iterators.pop(shard, None)
-            result = self.stream.get_records_arrow(self._iterator(shard, after), limit=limit)
-        table = result.table
-        self._behind[shard] = int(result.millis_behind_latest or 0)
-        last = table.column("sequence_number")[-1].as_py() if table.num_rows else after
-        self._iterators[shard] = (last, result.next_shard_iterator)
-        if result.next_shard_iterator is None:
-            self._finished.add(shard)
-        if table.num_rows == 0:
-            return _EMPTY
-        arrival = table.column("approximate_arrival_timestamp").cast(pa.timestamp("ms", "UTC"))
-        return pa.table(
-            {
-                "seq": table.column("sequence_number").cast(pa.string()),
-                "arrival": arrival.cast(pa.int64()),
-                "data": table.column("data").cast(pa.binary()),
-                "partition_key": table.column("partition_key").cast(pa.string()),
-            }
-        )
+    def poll(self, positions: dict[str, str | None], limit: int) -> list[tuple[str, pa.Table]]:
+        out = []
+        for batch in self.application.batches(
+            max_batches=self._max_batches, until_caught_up=True, checkpoint=False
+        ):
+            shard = batch.shard_id
+            self._held.setdefault(shard, deque()).append(batch)
+            self._behind[shard] = int(batch.millis_behind_latest or 0)
+            if not len(batch):
+                continue
+            table = batch.table
+            after = positions.get(shard)
+            if after is not None:
+                seqs = pc.cast(table.column("sequence_number"), pa.decimal128(38, 0))
+                if pc.max(seqs).as_py() <= int(after):
+                    continue
+                keep = pc.greater(seqs, pa.scalar(int(after), pa.decimal128(38, 0)))
+                table = table.filter(keep)
+            arrival = table.column("approximate_arrival_timestamp").cast(pa.timestamp("ms", "UTC"))
+            out.append(
+                (
+                    shard,
+                    pa.table(
+                        {
+                            "seq": table.column("sequence_number").cast(pa.string()),
+                            "arrival": arrival.cast(pa.int64()),
+                            "data": table.column("data").cast(pa.binary()),
+                            "partition_key": table.column("partition_key").cast(pa.string()),
+                        }
+                    ),
+                )
+            )
+            positions[shard] = out[-1][1].column("seq")[-1].as_py()
+        return out
 
     def millis_behind(self) -> int:
         return max(self._behind.values(), default=0)
 
-    def release(self, shard: str, delivered_through: str) -> None:
-        """Data streams keep records for their retention period; nothing to free here."""
+    def release(self, shard: str, delivered_through: str, everything_read: bool) -> None:
+        """Checkpoint the last batch whose records are all delivered (SHARD_END included)."""
+        held = self._held.get(shard)
+        last = None
+        while held and (
+            (len(held[0]) and int(held[0].last_sequence_number) <= int(delivered_through))
+            or (not len(held[0]) and everything_read)
+        ):
+            last = held.popleft()
+        if last is not None:
+            with contextlib.suppress(LeaseLost):
+                last.checkpoint()
+
+    def close(self) -> None:
+        self.application.close()
