@@ -30,7 +30,7 @@ def _record(n: int) -> bytes:
     # partitions still wait: delivered records then sit above the watermark.
     if n % 13 == 0:
         return orjson.dumps({"n": n}) + b"\n"
-    pad = "x" * (8000 if n % 4 == 0 else 10)
+    pad = "x" * (1000 if n % 4 == 0 else 10)
     return orjson.dumps({"n": n, "k": n % 4, "pad": pad}) + b"\n"
 
 
@@ -126,19 +126,21 @@ def test_kill_9_while_delivering_a_data_stream(tmp_path):
     home = tmp_path / "home"
     wb = Workbench(home)
     source = wb.streams.create_stream("source", shard_count=3)
-    total = 6000
-    for first in range(0, total, 500):
-        source.put_records(
-            [{"Data": _record(n), "PartitionKey": f"part-{n % 1024:05d}"}
-             for n in range(first, first + 500)]
-        )  # fmt: skip
     _create(wb, kinesis_stream="source")
     rng = random.Random(7)
     ctx = multiprocessing.get_context("fork")
+    total = 0
     for _ in range(20):
+        # New records arrive between crashes, so every run has a backlog to deliver.
+        for first in range(total, total + 1500, 500):
+            source.put_records(
+                [{"Data": _record(n), "PartitionKey": f"part-{n % 1024:05d}"}
+                 for n in range(first, first + 500)]
+            )  # fmt: skip
+        total += 1500
         child = ctx.Process(target=_deliverer, args=(str(home), rng.random()))
         child.start()
-        time.sleep(rng.uniform(0.1, 0.6))
+        time.sleep(rng.uniform(0.2, 1.2))
         os.kill(child.pid, signal.SIGKILL)
         child.join(timeout=30)
         assert child.exitcode == -signal.SIGKILL
@@ -225,3 +227,29 @@ def test_delivered_ranges(ordinals):
     assert all(b + 1 < c for (_, b), (c, _) in itertools.pairwise(ranges))
     probe = np.arange(0, 30)
     assert _state.in_ranges(ranges, probe).tolist() == [int(p) in covered for p in probe]
+
+
+def test_a_crash_before_the_stream_checkpoint_skips_what_is_delivered(tmp_path):
+    """Killed after the delivery journal committed but before the consumer application's
+    checkpoint: the application hands the records out again and they are skipped."""
+    clock = SimulatedClock(start="2026-03-01T10:00:00Z")
+    wb = Workbench(tmp_path, clock=clock)
+    source = wb.streams.create_stream("source", shard_count=2)
+    _create(wb, kinesis_stream="source")
+    put = [{"Data": _record(n), "PartitionKey": f"part-{n:05d}"} for n in range(300)]
+    source.put_records(put[:200])
+    stream = wb.firehose.delivery_stream("s")
+    delivery = stream._delivery
+    delivery.run_until_idle()
+    delivery.source.release = _crash_at({"release": 1}, "release", delivery.source.release)
+    with pytest.raises(Crash):
+        stream.flush()
+    assert sorted(_delivered(wb)) == list(range(200))
+    delivery.source.application.close()
+    os.close(delivery._lock_fd)
+    delivery._lock_fd = None
+    wb = Workbench(tmp_path, clock=clock)
+    wb.streams.stream("source").put_records(put[200:])
+    wb.firehose.delivery_stream("s").flush()
+    assert sorted(_delivered(wb)) == list(range(300))
+    wb.firehose.close()

@@ -14,6 +14,7 @@ from workbench.firehose._journal import Journal
 from workbench.streams import LeaseLost
 
 DIRECT_SHARD = "DirectPut"
+_SEQ = pa.decimal256(76, 0)  # sequence numbers have up to 56 digits: compared as numbers
 
 
 class DirectPutSource:
@@ -59,47 +60,54 @@ class StreamSource:
     are skipped here by sequence number.
     """
 
-    def __init__(self, application: Any, arn: str, max_batches: int = 16) -> None:
+    def __init__(self, application: Any, arn: str) -> None:
         self.application = application
         self.arn = arn
-        self._max_batches = max_batches
         self._held: dict[str, deque[Any]] = {}
         self._behind: dict[str, int] = {}
 
     def poll(self, positions: dict[str, str | None], limit: int) -> list[tuple[str, pa.Table]]:
-        out = []
-        for batch in self.application.batches(
-            max_batches=self._max_batches, until_caught_up=True, checkpoint=False
-        ):
-            shard = batch.shard_id
-            self._held.setdefault(shard, deque()).append(batch)
-            self._behind[shard] = int(batch.millis_behind_latest or 0)
-            if not len(batch):
-                continue
-            table = batch.table
-            after = positions.get(shard)
-            if after is not None:
-                seqs = pc.cast(table.column("sequence_number"), pa.decimal128(38, 0))
-                if pc.max(seqs).as_py() <= int(after):
-                    continue
-                keep = pc.greater(seqs, pa.scalar(int(after), pa.decimal128(38, 0)))
-                table = table.filter(keep)
-            arrival = table.column("approximate_arrival_timestamp").cast(pa.timestamp("ms", "UTC"))
-            out.append(
-                (
-                    shard,
-                    pa.table(
-                        {
-                            "seq": table.column("sequence_number").cast(pa.string()),
-                            "arrival": arrival.cast(pa.int64()),
-                            "data": table.column("data").cast(pa.binary()),
-                            "partition_key": table.column("partition_key").cast(pa.string()),
-                        }
-                    ),
-                )
-            )
-            positions[shard] = out[-1][1].column("seq")[-1].as_py()
+        out: list[tuple[str, pa.Table]] = []
+        fresh = 0
+        # until_caught_up trusts MillisBehindLatest, which is 0 when the clock stands at the
+        # next record's arrival: go round again until a round reads nothing at all.
+        while fresh < limit:
+            read = 0
+            for batch in self.application.batches(
+                max_records=limit - fresh, until_caught_up=True, checkpoint=False
+            ):
+                read += len(batch)
+                table = self._take(batch, positions)
+                if table is not None:
+                    out.append((batch.shard_id, table))
+                    fresh += table.num_rows
+            if read == 0:
+                break
         return out
+
+    def _take(self, batch: Any, positions: dict[str, str | None]) -> pa.Table | None:
+        shard = batch.shard_id
+        self._held.setdefault(shard, deque()).append(batch)
+        self._behind[shard] = int(batch.millis_behind_latest or 0)
+        if not len(batch):
+            return None
+        table = batch.table
+        after = positions.get(shard)
+        if after is not None:
+            seqs = pc.cast(table.column("sequence_number"), _SEQ)
+            if pc.max(seqs).as_py() <= int(after):
+                return None
+            table = table.filter(pc.greater(seqs, pa.scalar(int(after), _SEQ)))
+        arrival = table.column("approximate_arrival_timestamp").cast(pa.timestamp("ms", "UTC"))
+        positions[shard] = table.column("sequence_number")[-1].as_py()
+        return pa.table(
+            {
+                "seq": table.column("sequence_number").cast(pa.string()),
+                "arrival": arrival.cast(pa.int64()),
+                "data": table.column("data").cast(pa.binary()),
+                "partition_key": table.column("partition_key").cast(pa.string()),
+            }
+        )
 
     def millis_behind(self) -> int:
         return max(self._behind.values(), default=0)
