@@ -49,7 +49,7 @@ from workbench.firehose._state import (
 from workbench.lake import Lake, make_uri
 
 MAX_ACTIVE_PARTITIONS = 500
-READ_LIMIT = 10_000
+READ_LIMIT = 100_000
 _TRANSFORM_BATCH_BYTES = 1 << 20  # the Lambda processor's default BufferSizeInMBs
 _EXTENSIONS = {"UNCOMPRESSED": "", "GZIP": ".gz", "ZIP": ".zip", "Snappy": ".snappy",
                "HADOOP_SNAPPY": ".snappy"}  # fmt: skip
@@ -609,15 +609,6 @@ class Delivery:
         self._refresh_gauges()
 
     def _next_state(self, buffers: list[Buffer], objects: list) -> dict[str, Any]:
-        delivered = {kind: dict(self._state["delivered"][kind]) for kind in KINDS}
-        for b in buffers:
-            kind = "backup" if b.kind == "backup" else "primary"
-            meta = pa.concat_tables([_meta(c) for c in b.chunks])
-            shards = meta.column("_shard").to_numpy(zero_copy_only=False)
-            ordinals = meta.column("_ordinal").to_numpy()
-            for shard in np.unique(shards):
-                mask = shards == shard
-                delivered[kind][shard] = add_ranges(delivered[kind].get(shard, []), ordinals[mask])
         lowest: dict[str, int] = {}
         for b in [*self._sealed, *self._buffers.values()]:
             for chunk in b.chunks:
@@ -627,9 +618,26 @@ class Delivery:
         for shard, (_seq, ordinal) in self._read.items():
             mark = lowest[shard] - 1 if shard in lowest else ordinal
             shards[shard] = {"seq": self._seq_at(shard, mark), "ordinal": mark}
-            for kind in KINDS:
-                if shard in delivered[kind]:
-                    delivered[kind][shard] = prune_ranges(delivered[kind][shard], mark)
+        delivered = {
+            kind: {
+                shard: prune_ranges(ranges, shards[shard]["ordinal"])
+                for shard, ranges in self._state["delivered"][kind].items()
+            }
+            for kind in KINDS
+        }
+        for b in buffers:
+            kind = "backup" if b.kind == "backup" else "primary"
+            for chunk in b.chunks:
+                column, ordinals = chunk.column("_shard"), chunk.column("_ordinal")
+                for shard in pc.unique(column).to_pylist():
+                    mine = (
+                        ordinals if len(shards) == 1 else ordinals.filter(pc.equal(column, shard))
+                    )
+                    # Ordinals at or below the watermark are implied: only the rest is kept.
+                    above = mine.to_numpy()
+                    above = above[above > shards[shard]["ordinal"]]
+                    if len(above):
+                        delivered[kind][shard] = add_ranges(delivered[kind].get(shard, []), above)
         metrics = self.metrics
         for _uri, body, b in objects:
             if b.kind == "main":
