@@ -21,10 +21,10 @@ import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import parse_args, report, stopwatch  # noqa: E402
+from _harness import parse_args, report, stopwatch
 
-from workbench import SimulatedClock, Workbench  # noqa: E402
-from workbench.sources import retail  # noqa: E402
+from workbench import SimulatedClock, Workbench
+from workbench.sources import retail
 
 COLUMNS = {
     "invoice": "string", "stockcode": "string", "description": "string", "quantity": "int",
