@@ -176,13 +176,15 @@ def _convert_with_duckdb(
     if connection is None:
         connection = _duck.connection = duckdb.connect()
     try:
-        records = pa.table({"data": data.cast(pa.string())})
+        connection.register("firehose_records", pa.table({"data": data.cast(pa.string())}))
         result = connection.sql(
-            "SELECT unnest(json_transform_strict(data, $structure)) FROM records",
+            "SELECT unnest(json_transform_strict(data, $structure)) FROM firehose_records",
             params={"structure": structure},
         ).to_arrow_table()
     except (duckdb.Error, pa.ArrowInvalid):
         return None
+    finally:
+        connection.unregister("firehose_records")
     arrays = [
         result.column(sources[f.name][0]).cast(f.type, safe=not pa.types.is_timestamp(f.type))
         for f in schema
