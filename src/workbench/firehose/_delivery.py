@@ -233,6 +233,15 @@ class Delivery:
             self._wake.clear()
 
     # -- recovery -------------------------------------------------------------------------------
+    @property
+    def recovered(self) -> bool:
+        return self._state is not None
+
+    def committed_metrics(self) -> dict[str, Any]:
+        saved = self._state_file.load().get("metrics") or {}
+        fields = Metrics.__dataclass_fields__
+        return Metrics(**{k: v for k, v in saved.items() if k in fields}).as_dict()
+
     def _recover(self) -> None:
         if self._state is not None:
             return

@@ -92,8 +92,10 @@ class DeliveryStream:
         """Records in, records / bytes / objects delivered, failures by error output type,
         dropped records, records still buffered and data freshness in seconds."""
         delivery = self._delivery
-        delivery._recover()
-        return dict(delivery.metrics.as_dict(), last_error=delivery.last_error)
+        if delivery.recovered:
+            return dict(delivery.metrics.as_dict(), last_error=delivery.last_error)
+        # Not delivering in this process (maybe in another one): what the journal last committed.
+        return dict(delivery.committed_metrics(), last_error=None)
 
     def progress(self, total: int | None = None, **tqdm_options: Any) -> Any:
         """A tqdm bar (a widget in notebooks) of delivered records; call ``.update_to()``."""
