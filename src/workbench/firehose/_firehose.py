@@ -468,15 +468,17 @@ class Firehose:
                 source: Any = DirectPutSource(folder / "buffer")
             else:
                 arn = description["Source"]["KinesisStreamSourceDescription"]["KinesisStreamARN"]
-                application = self._wb.streams.consumer(
-                    arn_name(arn, "kinesis"),
-                    f"firehose-{name}",
-                    # One process delivers a delivery stream (deliver.lock): a fixed worker id
-                    # takes its leases back at once after a crash.
-                    worker_id=f"firehose-{name}",
-                    format="arrow",
+                source = StreamSource(
+                    lambda: self._wb.streams.consumer(
+                        arn_name(arn, "kinesis"),
+                        f"firehose-{name}",
+                        # One process delivers a delivery stream (deliver.lock): a fixed worker
+                        # id takes its leases back at once after a crash.
+                        worker_id=f"firehose-{name}",
+                        format="arrow",
+                    ),
+                    arn,
                 )
-                source = StreamSource(application, arn)
             delivery = Delivery(
                 name=name,
                 arn=description["DeliveryStreamARN"],
