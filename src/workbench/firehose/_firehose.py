@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -253,6 +254,12 @@ class Firehose:
             }
             if source:
                 description["Source"] = source
+                # A consumer application of its own, new for each delivery stream created: a
+                # deleted and re-created delivery stream starts from TRIM_HORIZON again.
+                atomic_write_json(
+                    folder / "source.json",
+                    {"application": f"firehose-{name}-{uuid.uuid4().hex[:8]}"},
+                )
             atomic_write_json(folder / "config.json", description)
         return {"DeliveryStreamARN": stream_arn(name)}
 
@@ -468,13 +475,14 @@ class Firehose:
                 source: Any = DirectPutSource(folder / "buffer")
             else:
                 arn = description["Source"]["KinesisStreamSourceDescription"]["KinesisStreamARN"]
+                application = read_json(folder / "source.json")["application"]
                 source = StreamSource(
                     lambda: self._wb.streams.consumer(
                         arn_name(arn, "kinesis"),
-                        f"firehose-{name}",
+                        application,
                         # One process delivers a delivery stream (deliver.lock): a fixed worker
                         # id takes its leases back at once after a crash.
-                        worker_id=f"firehose-{name}",
+                        worker_id=application,
                         format="arrow",
                     ),
                     arn,
