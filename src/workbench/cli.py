@@ -55,9 +55,13 @@ def produce(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Make the records, send nothing."),
     verbose: bool = typer.Option(False, "--verbose", help="Print every record sent."),
+    region_name: str = typer.Option(
+        None, "--region-name", help="Accepted so the lab's command lines run; one region here."
+    ),
     home: Path = HomeOption,
 ) -> None:
     """Send a simulated source into a stream, like the lab's gen_kinesis_data.py."""
+    del region_name  # the workbench is one region: nothing to choose
     from workbench.sources._cli import produce_command
 
     produce_command(
@@ -72,6 +76,27 @@ def produce(
         verbose=verbose,
         home=home,
     )
+
+
+@app.command()
+def streams(home: Path = HomeOption) -> None:
+    """List the data streams in the home: shards, records and where their segments are."""
+    from workbench import Workbench
+
+    wb = Workbench(home=home)
+    names = wb.streams.list_streams()["StreamNames"]
+    if not names:
+        typer.echo("no data streams")
+    for name in names:
+        stream = wb.streams.stream(name)
+        shards = stream.list_shards()
+        open_count = sum("EndingSequenceNumber" not in s["SequenceNumberRange"] for s in shards)
+        typer.echo(f"{name}: {open_count} open shards, {len(shards) - open_count} closed")
+        for shard in shards:
+            it = stream.get_shard_iterator(shard["ShardId"], "TRIM_HORIZON")
+            count = stream.get_records_arrow(it).table.num_rows
+            typer.echo(f"  {shard['ShardId']}: {count} records")
+        typer.echo(f"  segments: {stream.folder / 'shards'}")
 
 
 def main() -> None:
