@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from workbench.errors import ResourceInUseException
+from workbench.errors import ResourceInUseException, ServiceError
 from workbench.firehose import _transform
 from workbench.firehose._config import Destination, lambda_arn
 from workbench.firehose._convert import ERROR_CODE as CONVERSION_ERROR
@@ -47,6 +47,7 @@ from workbench.firehose._state import (
     prune_ranges,
 )
 from workbench.lake import Lake, make_uri
+from workbench.lake._uri import check_key
 
 MAX_ACTIVE_PARTITIONS = 500
 READ_LIMIT = 100_000
@@ -450,6 +451,11 @@ class Delivery:
                 groups.setdefault(orjson.dumps(k, option=orjson.OPT_SORT_KEYS), []).append(i)
         for label, rows in groups.items():
             key = label.decode()
+            problem = self._partition_problem(orjson.loads(label))
+            if problem:
+                errors = dict.fromkeys(range(len(rows)), problem)
+                self._fail_records(PARTITIONING_FAILED, PARTITION_ERROR, chunk.take(rows), errors)
+                continue
             if ("main", key) not in self._buffers and self._active() >= MAX_ACTIVE_PARTITIONS:
                 self._fail_records(
                     PARTITIONS_EXCEEDED,
@@ -463,6 +469,15 @@ class Delivery:
                 )
                 continue
             self._route(key, orjson.loads(label), chunk.take(rows))
+
+    def _partition_problem(self, keys: dict[str, dict[str, str]]) -> str:
+        """Why the prefix these keys give cannot name an object ("" when it can)."""
+        try:
+            prefix = self.dest.prefixes.evaluate(0.0, keys.get("query"), keys.get("lambda"))
+            check_key(f"{prefix}{self.name}-{self.version}-object")
+        except ServiceError as error:
+            return f"The partition keys {keys} make an unusable prefix: {error.message}"
+        return ""
 
     def _active(self) -> int:
         labels = {label for kind, label in self._buffers if kind == "main"}
