@@ -76,6 +76,8 @@ def test_delivery_stream_names(make_workbench, name):
         ({"parquet_columns": {"a": "string"}, "compression": "GZIP"}, "UNCOMPRESSED"),
         ({"parquet_columns": {"a": "geometry"}}, "geometry"),
         ({"prefix": "a/!{timestamp:yyyy}/"}, "ErrorOutputPrefix is required"),
+        ({"prefix": "a//b/"}, "cannot name objects"),
+        ({"prefix": "../up/"}, "cannot name objects"),
     ],
 )
 def test_configuration_errors(make_workbench, kwargs, message):
