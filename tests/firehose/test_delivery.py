@@ -315,3 +315,26 @@ def test_partition_keys_that_make_an_unusable_prefix_go_to_the_error_output(make
     assert metrics["delivered_records"] == 1
     assert metrics["failed_records"] == {"partitioning-failed": 2}
     assert [o.key.split("/")[0] for o in objects(wb, "s3://lab/ok/")] == ["ok"]
+
+
+def test_append_delimiter_processor_and_hadoop_snappy(make_workbench):
+    wb = make_workbench()
+    wb.firehose.create_delivery_stream(
+        "s",
+        bucket="lab",
+        compression="HADOOP_SNAPPY",
+        extended_s3_destination_configuration={
+            "ProcessingConfiguration": {
+                "Enabled": True,
+                "Processors": [{"Type": "AppendDelimiterToRecord"}],
+            }
+        },
+    )
+    wb.firehose.put_record_batch("s", [b'{"a": 1}', b'{"a": 2}'])
+    wb.firehose.delivery_stream("s").flush()
+    [obj] = objects(wb)
+    body = wb.lake.get(obj.uri)
+    # Hadoop's block format: uncompressed length, compressed length, a raw Snappy block.
+    assert int.from_bytes(body[:4], "big") == 18
+    assert int.from_bytes(body[4:8], "big") == len(body) - 8
+    assert bytes(cramjam.snappy.decompress_raw(body[8:])) == b'{"a": 1}\n{"a": 2}\n'
