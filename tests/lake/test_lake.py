@@ -82,15 +82,17 @@ def test_put_replaces_and_open_writes_whole_objects(make_lake):
     assert lake.info(uri).size == 16
 
 
-def test_failed_write_leaves_the_old_object(tmp_path):
-    lake = Lake.local(tmp_path / "lake")
-    lake.create_bucket("lab")
-    lake.put("s3://lab/a.json", b"old")
-    with pytest.raises(RuntimeError), lake.open("s3://lab/a.json", "wb") as f:
+def test_failed_write_leaves_the_old_object(make_lake):
+    lake, b = make_lake()
+    lake.put(f"s3://{b}/a.json", b"old")
+    with pytest.raises(RuntimeError), lake.open(f"s3://{b}/a.json", "wb") as f:
         f.write(b"half of the new")
         raise RuntimeError("writer failed")
-    assert lake.get("s3://lab/a.json") == b"old"
-    assert [o.key for o in lake.list("s3://lab/")] == ["a.json"]
+    assert lake.get(f"s3://{b}/a.json") == b"old"
+    with pytest.raises(RuntimeError), lake.open(f"s3://{b}/b.json", "wb") as f:
+        f.write(b"half")
+        raise RuntimeError("writer failed")
+    assert [o.key for o in lake.list(f"s3://{b}/")] == ["a.json"]
 
 
 def test_buckets(make_lake):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -213,7 +214,9 @@ class Lake:
             raise ValidationException(f"Open lake objects with 'rb' or 'wb', not {mode!r}.")
         path = self._object_path(uri, for_write=mode == "wb")
         if mode == "wb":
-            return self.filesystem.open(path, "wb")
+            if isinstance(self.filesystem, LocalLakeFileSystem):
+                return self.filesystem.open(path, "wb")
+            return _WholeObject(lambda body: self.filesystem.pipe_file(path, body))
         try:
             return self.filesystem.open(path, "rb")
         except (FileNotFoundError, IsADirectoryError):
@@ -267,6 +270,30 @@ class Lake:
 
     def __repr__(self) -> str:
         return f"Lake({self.where!r})"
+
+
+class _WholeObject(io.BytesIO):
+    """Bytes for an object store, sent in one put on close; dropped if the ``with`` fails
+    (s3fs's own file would upload what was written so far)."""
+
+    def __init__(self, put: Callable[[bytes], None]) -> None:
+        super().__init__()
+        self._put = put
+
+    def discard(self) -> None:
+        self._put = None
+        self.close()
+
+    def close(self) -> None:
+        if not self.closed and self._put is not None:
+            self._put(self.getvalue())
+        super().close()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.discard()
+        else:
+            self.close()
 
 
 def _already_owned(bucket: str) -> BucketAlreadyOwnedByYou:
