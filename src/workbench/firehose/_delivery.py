@@ -333,12 +333,11 @@ class Delivery:
         ordinals = chunk.column("_ordinal").to_numpy()
         delivered = self._state["delivered"]
         if self.dest.backup is not None:
-            fresh = ~in_ranges(delivered["backup"].get(shard, []), ordinals)
-            backup = chunk.filter(pa.array(fresh))
+            backup = _without(chunk, in_ranges(delivered["backup"].get(shard, []), ordinals))
             self._add(
                 "backup", "", _meta(backup).append_column("data", backup.column("data")), None
             )
-        chunk = chunk.filter(pa.array(~in_ranges(delivered["primary"].get(shard, []), ordinals)))
+        chunk = _without(chunk, in_ranges(delivered["primary"].get(shard, []), ordinals))
         if chunk.num_rows == 0:
             return
         lambda_keys: list[dict[str, str]] | None = None
@@ -800,6 +799,11 @@ def _lowest(chunk: pa.Table) -> dict[str, int]:
     grouped = chunk.group_by("_shard").aggregate([("_ordinal", "min")])
     shard_ids = grouped.column("_shard").to_pylist()
     return dict(zip(shard_ids, grouped.column("_ordinal_min").to_pylist(), strict=True))
+
+
+def _without(table: pa.Table, drop: np.ndarray) -> pa.Table:
+    """``table`` less the rows marked in ``drop`` (the table itself when none are)."""
+    return table.filter(pa.array(~drop)) if drop.any() else table
 
 
 def _with_data(table: pa.Table, data: pa.Array) -> pa.Table:

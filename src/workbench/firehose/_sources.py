@@ -102,7 +102,8 @@ class StreamSource:
             return None
         table = batch.table
         after = positions.get(shard)
-        if after is not None:
+        # Sequence numbers grow within a shard: a batch that starts after ``after`` is all new.
+        if after is not None and int(table.column("sequence_number")[0].as_py()) <= int(after):
             seqs = pc.cast(table.column("sequence_number"), _SEQ)
             if pc.max(seqs).as_py() <= int(after):
                 return None
