@@ -10,7 +10,9 @@ from workbench._home import Home
 from workbench.clock import Clock, WallClock
 
 if TYPE_CHECKING:
+    from workbench.firehose import Firehose
     from workbench.functions import Functions
+    from workbench.lake import Lake
     from workbench.search import SearchIndices
     from workbench.streams import Streams
     from workbench.video import Video
@@ -35,6 +37,20 @@ class Workbench:
     ) -> None:
         self.home = Home(home)
         self.clock: Clock = clock if clock is not None else WallClock()
+
+    @cached_property
+    def lake(self) -> Lake:
+        """S3-shaped buckets and objects (``s3://bucket/key``) in ``<home>/lake/`` or on S3."""
+        from workbench.lake import Lake
+
+        return Lake.for_home(self.home, self.clock)
+
+    @cached_property
+    def firehose(self) -> Firehose:
+        """Delivery streams that buffer, transform and convert records into the lake."""
+        from workbench.firehose import Firehose
+
+        return Firehose(self)
 
     @cached_property
     def streams(self) -> Streams:

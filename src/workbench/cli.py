@@ -130,6 +130,62 @@ def camera(
     typer.echo(f"clip: {clip}")
 
 
+@app.command()
+def firehose(
+    name: str = typer.Argument(None, help="A delivery stream (default: all of them)."),
+    deliver: bool = typer.Option(
+        False, "--deliver", help="Deliver what is waiting now (every buffer), with a progress bar."
+    ),
+    home: Path = HomeOption,
+) -> None:
+    """List the Firehose delivery streams: source, destination and what they delivered."""
+    from workbench import Workbench
+
+    wb = Workbench(home=home)
+    names = (
+        [name] if name else wb.firehose.list_delivery_streams(limit=10000)["DeliveryStreamNames"]
+    )
+    if not names:
+        typer.echo("no delivery streams")
+    for each in names:
+        d = wb.firehose.describe_delivery_stream(each)["DeliveryStreamDescription"]
+        dest = d["Destinations"][0]["ExtendedS3DestinationDescription"]
+        stream = wb.firehose.delivery_stream(each)
+        if deliver:
+            with stream.progress() as bar:
+                stream.flush()
+                bar.update()
+        m = stream.metrics()
+        typer.echo(f"{each} ({d['DeliveryStreamType']}, version {d['VersionId']})")
+        typer.echo(f"  to {dest['BucketARN']} prefix {dest.get('Prefix') or '(default)'}")
+        typer.echo(
+            f"  delivered {m['delivered_records']} records in {m['delivered_objects']} objects "
+            f"({m['delivered_bytes']} bytes); failed {m['failed_records'] or 0}; "
+            f"buffered {m['buffered_records']}"
+        )
+    wb.firehose.close()
+
+
+@app.command()
+def lake(
+    prefix: str = typer.Argument(None, help="s3://bucket/prefix to draw (default: the buckets)."),
+    home: Path = HomeOption,
+) -> None:
+    """Show the lake: its buckets, or the objects under a prefix as a folder tree."""
+    from workbench import Workbench
+
+    wb = Workbench(home=home)
+    if prefix is None:
+        buckets = wb.lake.list_buckets()
+        typer.echo(f"lake: {wb.lake.where}")
+        for bucket in buckets:
+            typer.echo(f"  s3://{bucket}/")
+        if not buckets:
+            typer.echo("  no buckets")
+        return
+    typer.echo(wb.lake.tree(prefix))
+
+
 def main() -> None:
     app()
 
