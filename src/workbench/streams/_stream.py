@@ -6,7 +6,7 @@
 >>> stream = wb.streams.create_stream("retail-trans", 2)
 >>> stream.put_record(b'{"Invoice": "536365"}', "17850")["ShardId"]
 'shardId-000000000001'
->>> it = stream.get_shard_iterator("shardId-000000000000", "TRIM_HORIZON")
+>>> it = stream.get_shard_iterator("shardId-000000000001", "TRIM_HORIZON")
 >>> [r["Data"] for r in stream.get_records(it)["Records"]]
 [b'{"Invoice": "536365"}']
 """
@@ -14,7 +14,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,12 +39,17 @@ from workbench.errors import (
 from workbench.streams._frames import PartitionKey, frame_records
 from workbench.streams._iterators import ITERATOR_TYPES, Position
 from workbench.streams._log import COLUMNS, Batch, ShardLog
-from workbench.streams._metadata import MetaFile, ShardInfo, StreamMeta
-from workbench.streams._routing import hash_key_of, hash_key_ranges, md5_hash_keys
+from workbench.streams._metadata import MetaFile, ShardInfo, Snapshot, StreamMeta
+from workbench.streams._routing import (
+    hash_key_of,
+    hash_key_ranges,
+    md5_digests,
+    md5_hash_keys,
+    split_hash_keys,
+)
 from workbench.streams._sequence import (
     parse_sequence_number,
     sequence_number,
-    sequence_numbers,
 )
 from workbench.streams._validation import (
     ACCOUNT,
@@ -52,8 +59,8 @@ from workbench.streams._validation import (
     check_length,
     check_partition_key,
     invalid,
-    shard_id,
     shard_index,
+    shard_name,
     stream_arn,
 )
 
@@ -114,16 +121,19 @@ class Stream:
     # -- metadata ------------------------------------------------------------------------------
 
     def _meta(self) -> StreamMeta:
-        meta = self._meta_file.load()
-        if meta is None:
+        return self._snapshot().meta
+
+    def _snapshot(self) -> Snapshot:
+        snapshot = self._meta_file.load()
+        if snapshot is None:
             raise ResourceNotFoundException(
                 f"Stream {self.name} under account {ACCOUNT} not found."
             )
-        if meta.created_ms != self._created_ms:
+        if snapshot.meta.created_ms != self._created_ms:
             # Deleted and created again (maybe by another process): the open files are stale.
             self.close()
-            self._created_ms = meta.created_ms
-        return meta
+            self._created_ms = snapshot.meta.created_ms
+        return snapshot
 
     def _not_found_shard(self, shard: str) -> ResourceNotFoundException:
         return ResourceNotFoundException(
@@ -140,9 +150,8 @@ class Stream:
         log = self._logs.get(index)
         if log is None:
             meta = self._meta()
-            log = self._logs[index] = ShardLog(
-                self.folder / "shards" / shard_id(index), fsync=meta.fsync
-            )
+            log = ShardLog(self.folder / "shards" / shard_name(index), fsync=meta.fsync)
+            log = self._logs.setdefault(index, log)
         return log
 
     @contextlib.contextmanager
@@ -156,9 +165,9 @@ class Stream:
     def _shard_dict(self, meta: StreamMeta, info: ShardInfo) -> dict:
         shard: dict = {"ShardId": info.id}
         if info.parent is not None:
-            shard["ParentShardId"] = shard_id(info.parent)
+            shard["ParentShardId"] = shard_name(info.parent)
         if info.adjacent_parent is not None:
-            shard["AdjacentParentShardId"] = shard_id(info.adjacent_parent)
+            shard["AdjacentParentShardId"] = shard_name(info.adjacent_parent)
         shard["HashKeyRange"] = {
             "StartingHashKey": str(info.start),
             "EndingHashKey": str(info.end),
@@ -261,17 +270,18 @@ class Stream:
                 f"exceeds the maximum record size of {max_bytes} bytes for stream {self.name}."
             )
 
-    def _append(self, info: ShardInfo, prefix: str, batch: Batch) -> tuple[int, int] | None:
+    def _append(self, info: ShardInfo, prefix: str, batch: Batch, now_ms: int) -> tuple | None:
         def still_open() -> bool:
-            meta = self._meta()
-            current = meta.shard(info.index)
-            return current is not None and current.is_open
+            return info.index in self._snapshot().open_indices
 
-        return self._log(info.index).append(batch, self._clock.now_ms(), prefix, still_open)
+        return self._log(info.index).append(batch, now_ms, prefix, still_open)
 
-    def _maybe_trim(self) -> None:
-        if self._clock.now_ms() - self._last_trim_ms > _TRIM_EVERY_MS:
+    def _now_ms(self) -> int:
+        """The clock's time, trimming expired data first when it was not done for a while."""
+        now_ms = self._clock.now_ms()
+        if now_ms - self._last_trim_ms > _TRIM_EVERY_MS:
             self.trim()
+        return now_ms
 
     def put_record(
         self,
@@ -290,24 +300,27 @@ class Stream:
         key = check_partition_key(partition_key)
         if sequence_number_for_ordering is not None:
             parse_sequence_number(sequence_number_for_ordering, "sequenceNumberForOrdering")
-        meta = self._meta()
+        # The cached metadata is enough to route: the shard's lock-held check refreshes it.
+        snapshot = self._meta_file.snapshot or self._snapshot()
+        meta = snapshot.meta
         self._check_record(data, key, meta.max_record_size_kib * 1024, "")
         hash_key = (
             hash_key_of(key) if explicit_hash_key is None else check_hash_key(explicit_hash_key)
         )
-        self._maybe_trim()
+        now_ms = self._now_ms()
         batch = Batch.of([data], [key.encode()])
         while True:
-            info = self._meta_file.open_shards[self._meta_file.router.shard_of(hash_key)]
+            info = snapshot.open_shards[snapshot.router.shard_of(hash_key)]
             prefix = meta.prefix(info.index)
-            done = self._append(info, prefix, batch)
+            done = self._append(info, prefix, batch, now_ms)
             if done is not None:
                 return {
                     "ShardId": info.id,
-                    "SequenceNumber": sequence_number(prefix, done[0]),
+                    "SequenceNumber": done[2][0],
                     "EncryptionType": "NONE",
                 }
-            meta = self._meta()
+            snapshot = self._snapshot()
+            meta = snapshot.meta
 
     def put_records(self, records: Sequence[dict]) -> dict:
         """PutRecords: up to 500 records and 5 MiB in one call; per-record results in order."""
@@ -318,10 +331,53 @@ class Stream:
             raise invalid(f"[{len(records)} records]", "records", f"have length {bound}")
         meta = self._meta()
         max_bytes = meta.max_record_size_kib * 1024
+        checked = _plain_records(records, max_bytes)
+        if checked is None:
+            checked = self._checked_records(records, max_bytes)
+        datas, keys, hi, lo = checked
+        total = sum(map(len, datas)) + sum(map(len, keys))
+        if total > PUT_RECORDS_MAX_BYTES:
+            raise InvalidArgumentException(
+                f"Records size exceeds 5 MB limit: the request holds {total} bytes of data and "
+                f"partition keys, at most {PUT_RECORDS_MAX_BYTES} are allowed."
+            )
+        now_ms = self._now_ms()
+        results: list = [None] * len(records)
+        pending = np.arange(len(records))
+        while len(pending):
+            snapshot = self._snapshot()
+            meta, shards = snapshot.meta, snapshot.open_shards
+            where = snapshot.router.shards_of(hi[pending], lo[pending])
+            order = pending[np.argsort(where, kind="stable")]
+            counts = np.bincount(where, minlength=len(shards)).tolist()
+            refused = []
+            start = 0
+            for position, count in enumerate(counts):
+                if not count:
+                    continue
+                members = order[start : start + count].tolist()
+                start += count
+                info = shards[position]
+                prefix = meta.prefix(info.index)
+                batch = Batch.of([datas[i] for i in members], [keys[i] for i in members])
+                done = self._append(info, prefix, batch, now_ms)
+                if done is None:
+                    refused.extend(members)
+                    continue
+                shard = info.id
+                answers = [{"ShardId": shard, "SequenceNumber": n} for n in done[2]]
+                for i, answer in zip(members, answers, strict=True):
+                    results[i] = answer
+            pending = np.array(refused, dtype=np.int64)
+        return {"FailedRecordCount": 0, "Records": results, "EncryptionType": "NONE"}
+
+    def _checked_records(
+        self, records: Sequence, max_bytes: int
+    ) -> tuple[list[bytes], list[bytes], np.ndarray, np.ndarray]:
+        """Each record checked on its own, so the error names the first bad one."""
         datas: list[bytes] = []
         keys: list[bytes] = []
         hash_keys: list[int] = []
-        total = 0
         for i, entry in enumerate(records, start=1):
             if not isinstance(entry, dict):
                 raise invalid(entry, f"records.{i}.member", "be a record dict")
@@ -329,42 +385,14 @@ class Stream:
             key = check_partition_key(entry.get("PartitionKey"), f"records.{i}.member.partitionKey")
             self._check_record(data, key, max_bytes, f"records.{i}.member.")
             explicit = entry.get("ExplicitHashKey")
-            encoded = key.encode()
             hash_keys.append(
                 hash_key_of(key)
                 if explicit is None
                 else check_hash_key(explicit, f"records.{i}.member.explicitHashKey")
             )
             datas.append(data)
-            keys.append(encoded)
-            total += len(data) + len(encoded)
-        if total > PUT_RECORDS_MAX_BYTES:
-            raise InvalidArgumentException(
-                f"Records size exceeds 5 MB limit: the request holds {total} bytes of data and "
-                f"partition keys, at most {PUT_RECORDS_MAX_BYTES} are allowed."
-            )
-        self._maybe_trim()
-        results: list[dict | None] = [None] * len(records)
-        pending = list(range(len(records)))
-        while pending:
-            meta = self._meta()
-            router, shards = self._meta_file.router, self._meta_file.open_shards
-            groups: dict[int, list[int]] = {}
-            for i in pending:
-                groups.setdefault(router.shard_of(hash_keys[i]), []).append(i)
-            pending = []
-            for where, members in groups.items():
-                info = shards[where]
-                prefix = meta.prefix(info.index)
-                batch = Batch.of([datas[i] for i in members], [keys[i] for i in members])
-                done = self._append(info, prefix, batch)
-                if done is None:
-                    pending.extend(members)
-                    continue
-                numbers = sequence_numbers(prefix, done[0], len(members))
-                for i, number in zip(members, numbers, strict=True):
-                    results[i] = {"ShardId": info.id, "SequenceNumber": number}
-        return {"FailedRecordCount": 0, "Records": results, "EncryptionType": "NONE"}
+            keys.append(key.encode())
+        return datas, keys, *split_hash_keys(hash_keys)
 
     def put_frame(self, frame: object, partition_key: PartitionKey = None) -> dict:
         """Put every row of a polars/pandas frame, Arrow table or iterable of dicts as one JSON
@@ -377,7 +405,7 @@ class Stream:
         data, keys = frame_records(frame, partition_key)
         meta = self._meta()
         self._check_frame(data, keys, meta.max_record_size_kib * 1024)
-        self._maybe_trim()
+        self._now_ms()
         summary: dict[str, dict] = {}
         for start in range(0, len(data), _FRAME_CHUNK_ROWS):
             self._put_arrays(
@@ -403,9 +431,9 @@ class Stream:
     def _put_arrays(self, data: pa.Array, keys: pa.Array, summary: dict) -> None:
         hi, lo = md5_hash_keys(keys)
         while len(data):
-            meta = self._meta()
-            where = self._meta_file.router.shards_of(hi, lo)
-            shards = self._meta_file.open_shards
+            snapshot = self._snapshot()
+            meta, shards = snapshot.meta, snapshot.open_shards
+            where = snapshot.router.shards_of(hi, lo)
             order = np.argsort(where, kind="stable")
             counts = np.bincount(where, minlength=len(shards))
             if len(shards) > 1:
@@ -419,7 +447,7 @@ class Stream:
                 info = shards[position]
                 prefix = meta.prefix(info.index)
                 batch = _arrow_batch(data.slice(start, count), keys.slice(start, count))
-                done = self._append(info, prefix, batch)
+                done = self._append(info, prefix, batch, self._clock.now_ms())
                 if done is None:
                     refused.append(np.arange(start, start + count))
                 else:
@@ -497,16 +525,16 @@ class Stream:
                 )
             if index != info.index:
                 raise InvalidArgumentException(
-                    f"Invalid StartingSequenceNumber. It encodes {shard_id(index)}, while it "
+                    f"Invalid StartingSequenceNumber. It encodes {shard_name(index)}, while it "
                     f"was used in a call to a shard with {info.id}"
                 )
             position += iterator_type == "AFTER_SEQUENCE_NUMBER"
         where = Position(self.name, meta.created_ms, info.index, position)
         return self._streams.signer.issue(where, now_ms)
 
-    def _first_position(self, log: ShardLog, meta: StreamMeta) -> int:
+    def _first_position(self, log: ShardLog, meta: StreamMeta, segments: list | None = None) -> int:
         horizon = self._clock.now_ms() - meta.retention_hours * 3_600_000
-        return log.first_at_or_after(horizon)
+        return log.first_at_or_after(horizon, segments)
 
     def _open_iterator(self, shard_iterator: str) -> tuple[Position, StreamMeta, ShardInfo]:
         where = self._streams.signer.open(shard_iterator, self._clock.now_ms())
@@ -515,7 +543,7 @@ class Stream:
             raise InvalidArgumentException("Invalid ShardIterator.")
         info = meta.shard(where.shard_index)
         if info is None:
-            raise self._not_found_shard(shard_id(where.shard_index))
+            raise self._not_found_shard(shard_name(where.shard_index))
         return where, meta, info
 
     def _read(
@@ -523,17 +551,18 @@ class Stream:
     ) -> tuple[list[pa.Table], str | None, int, list[dict] | None]:
         where, meta, info = self._open_iterator(shard_iterator)
         log = self._log(info.index)
-        start = max(where.position, self._first_position(log, meta))
+        segments = log.segments()
+        start = max(where.position, self._first_position(log, meta, segments))
         stop = info.end_position
         if stop is not None:
             limit = max(0, min(limit if limit is not None else stop, stop - start))
-        tables = log.read(start, limit, max_bytes) if limit != 0 else []
+        tables = log.read(start, limit, max_bytes, segments) if limit != 0 else []
         after = start + sum(t.num_rows for t in tables)
-        tip = log.end() if stop is None else stop
+        tip = log.end(segments) if stop is None else stop
         now_ms = self._clock.now_ms()
         behind = 0
         if after < tip:
-            arrival = log.arrival_ms(after)
+            arrival = log.arrival_ms(after, segments)
             behind = max(0, now_ms - arrival) if arrival is not None else 0
         if stop is not None and after >= stop:
             children = self._children(meta, info)
@@ -545,7 +574,7 @@ class Stream:
         children = []
         for s in sorted(meta.shards, key=lambda s: s.index):
             if info.index in (s.parent, s.adjacent_parent):
-                parents = [shard_id(p) for p in (s.parent, s.adjacent_parent) if p is not None]
+                parents = [shard_name(p) for p in (s.parent, s.adjacent_parent) if p is not None]
                 children.append(
                     {
                         "ShardId": s.id,
@@ -834,6 +863,36 @@ def check_tag(key: object, value: object) -> None:
     check_length(value, "tags.value", 0, 256)
 
 
+_DATA = operator.itemgetter("Data")
+_PARTITION_KEY = operator.itemgetter("PartitionKey")
+_HAS_HASH_KEY = operator.methodcaller("__contains__", "ExplicitHashKey")
+
+
+def _plain_records(
+    records: Sequence, max_bytes: int
+) -> tuple[list[bytes], list[bytes], np.ndarray, np.ndarray] | None:
+    """The fast path of PutRecords: bytes data, text keys, no explicit hash keys, all within
+    the limits, checked by whole-list operations; None sends the request to the careful path."""
+    try:
+        datas = list(map(_DATA, records))
+        texts = list(map(_PARTITION_KEY, records))
+        if any(map(_HAS_HASH_KEY, records)):
+            return None
+    except (TypeError, KeyError):
+        return None
+    if set(map(type, datas)) != {bytes} or set(map(type, texts)) != {str}:
+        return None
+    chars = list(map(len, texts))
+    if min(chars) < 1 or max(chars) > 256:
+        return None
+    keys = [k.encode() for k in texts]
+    if max(map(operator.add, map(len, datas), map(len, keys))) > max_bytes:
+        return None
+    digests = md5_digests(keys)
+    halves = np.frombuffer(digests, dtype=">u8").reshape(-1, 2).astype(np.uint64)
+    return datas, keys, halves[:, 0], halves[:, 1]
+
+
 def _arrow_batch(data: pa.Array, keys: pa.Array) -> Batch:
     """A batch over the buffers of two large_string arrays, without copying their bytes."""
 
@@ -851,6 +910,7 @@ def _arrow_batch(data: pa.Array, keys: pa.Array) -> Batch:
     return Batch(data_view, data_offsets, key_view, key_offsets)
 
 
+@functools.cache
 def _empty_table() -> pa.Table:
     return pa.table(
         {
