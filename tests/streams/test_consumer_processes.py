@@ -32,7 +32,7 @@ PRODUCER = textwrap.dedent(
             assert answer["FailedRecordCount"] == 0
             acked.write("".join(d + "\\n" for d in batch))
             acked.flush()
-            time.sleep(0.01)
+            time.sleep(0.03)
     """
 )
 
@@ -64,6 +64,10 @@ def lines(path):
     return path.read_text().splitlines() if path.exists() else []
 
 
+def owners(app):
+    return {lease["leaseOwner"] for lease in app.leases()}
+
+
 def test_two_workers_process_every_record_also_when_one_is_killed(tmp_path):
     home = tmp_path / "home"
     wb = Workbench(home=home)
@@ -72,17 +76,17 @@ def test_two_workers_process_every_record_also_when_one_is_killed(tmp_path):
     out = {w: tmp_path / f"processed-{w}.txt" for w in ("doomed", "survivor")}
     workers = {w: spawn(WORKER, home, w, out[w], stop) for w in out}
     acked = [tmp_path / f"acked-{p}.txt" for p in ("p1", "p2")]
-    producers = [spawn(PRODUCER, home, f"p{i}", 3000, a) for i, a in enumerate(acked)]
+    producers = []
+    app = wb.streams.consumer("orders", "billing")  # only to look at the lease table
     try:
         deadline = time.monotonic() + 30
-        held = set()
-        while time.monotonic() < deadline:
-            app_leases = wb.streams.consumer("orders", "billing").leases()
-            held = {lease["leaseOwner"] for lease in app_leases}
-            if {"doomed", "survivor"} <= held and lines(out["doomed"]):
-                break
+        while time.monotonic() < deadline and not {"doomed", "survivor"} <= owners(app):
             time.sleep(0.05)
-        assert {"doomed", "survivor"} <= held, "both workers should hold leases first"
+        assert {"doomed", "survivor"} <= owners(app), "both workers should hold leases first"
+        producers = [spawn(PRODUCER, home, f"p{i}", 3000, a) for i, a in enumerate(acked)]
+        while time.monotonic() < deadline and not lines(out["doomed"]):
+            time.sleep(0.01)
+        assert all(p.poll() is None for p in producers), "kill while records still come"
         workers["doomed"].send_signal(signal.SIGKILL)
         workers["doomed"].wait()
         for producer in producers:
@@ -98,7 +102,7 @@ def test_two_workers_process_every_record_also_when_one_is_killed(tmp_path):
         assert everything <= processed, f"{len(everything - processed)} records never processed"
         stop.touch()
         assert workers["survivor"].wait(timeout=30) == 0
-        leases = wb.streams.consumer("orders", "billing").leases()
+        leases = app.leases()
         # The survivor took the dead worker's shards over and finished them.
         assert len(leases) == 4 and all(lease["leaseOwner"] is None for lease in leases)
         assert all(lease["checkpoint"].isdigit() for lease in leases)
