@@ -238,6 +238,18 @@ def test_background_reading_returns_at_once_and_stops_on_request(make_wb):
     app.close()
 
 
+def test_checkpoints_are_written_while_running_once_reading_goes_idle(make_wb):
+    wb = make_wb()
+    stream = wb.streams.create_stream("s", 1)
+    last = stream.put_record(b"x", "k")["SequenceNumber"]
+    app = wb.streams.consumer("s", "app", checkpoint_interval="1h").start(lambda batch: None)
+    deadline = time.monotonic() + 10
+    while [x["checkpoint"] for x in app.leases()] != [last] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert app.running and [x["checkpoint"] for x in app.leases()] == [last]
+    app.close()
+
+
 def test_a_handler_error_stops_the_run_and_leaves_its_batch_unchecked(make_wb):
     wb = make_wb()
     stream = wb.streams.create_stream("s", 1)

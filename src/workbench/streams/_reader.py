@@ -169,7 +169,7 @@ class ShardReader:
             self.shard_id, kind, starting_sequence_number=sequence_number, timestamp=timestamp
         )
 
-    def _get(self, limit: int) -> tuple[Any, str | None, int, list | None]:
+    def _get(self, limit: int | None) -> tuple[Any, str | None, int, list | None]:
         if self._arrow:
             got = self.stream.get_records_arrow(self._iterator, limit=limit)
             return got.table, got.next_shard_iterator, got.millis_behind_latest, got.child_shards
@@ -186,7 +186,7 @@ class ShardReader:
         if self._iterator is None and not self.ended:
             self._iterator = self._fresh_iterator()
 
-    def read(self, limit: int = 10000) -> Batch | None:
+    def read(self, limit: int | None = 10000) -> Batch | None:
         """The next records, an empty batch marking the end of a closed shard, or None if none."""
         if self.ended:
             return None
