@@ -253,3 +253,13 @@ def test_threads_sharing_one_stream_object(tmp_path):
         t.join()
     found = everything(tmp_path)
     assert sorted(found) == sorted(f"{t}-{i}".encode() for t in "abcd" for i in range(200))
+
+
+def test_a_process_keeps_few_files_open_however_many_shards_it_writes(tmp_path):
+    stream = Workbench(home=tmp_path).streams.create_stream("s", 100)
+    before = len(os.listdir("/proc/self/fd"))
+    for start in range(0, 2000, 500):
+        ids = [str(i) for i in range(start, start + 500)]
+        stream.put_records([{"Data": x.encode(), "PartitionKey": x} for x in ids])
+    assert len(os.listdir("/proc/self/fd")) - before <= 32 * 7
+    assert len(everything(tmp_path)) == 2000

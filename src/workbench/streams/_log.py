@@ -28,6 +28,7 @@ away first, so a reader never sees half a segment).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import itertools
@@ -58,6 +59,11 @@ _EMPTY = pa.py_buffer(b"")
 # Below these many records plain Python beats numpy's fixed cost per call.
 _FEW = 16
 _MANY = 4096
+
+
+_MAX_WRITERS = 32
+_WRITERS: collections.OrderedDict[int, ShardLog] = collections.OrderedDict()
+_WRITERS_LOCK = threading.Lock()
 
 
 def _segment_names(folder: Path) -> list[int]:
@@ -190,13 +196,34 @@ class ShardLog:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def close(self) -> None:
+        with self._mutex:
+            self._release_files()
+            self._views.clear()
+
+    def _release_files(self) -> None:
         if self._tail is not None:
             self._tail.close()
             self._tail = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
-        self._views.clear()
+
+    def _keep_open(self) -> None:
+        """Count this writer among the recently used; close the files of the least recently
+        used beyond the limit (a writer holds seven descriptors, and a notebook on macOS may
+        have only 256)."""
+        if _WRITERS and next(reversed(_WRITERS)) == id(self):
+            return  # already the most recent: the common case of one busy shard
+        with _WRITERS_LOCK:
+            _WRITERS[id(self)] = self
+            _WRITERS.move_to_end(id(self))
+            idle = [_WRITERS.popitem(last=False)[1] for _ in range(len(_WRITERS) - _MAX_WRITERS)]
+        for log in idle:
+            if log._mutex.acquire(blocking=False):  # never wait for a busy one: no deadlock
+                try:
+                    log._release_files()
+                finally:
+                    log._mutex.release()
 
     def _create_segment(self, base: int) -> _Tail:
         final = self.folder / f"{base:020d}"
@@ -271,6 +298,7 @@ class ShardLog:
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
             self._mutex.release()
+            self._keep_open()
 
     def _write(
         self, tail: _Tail, batch: Batch, arrival: int, prefix: str, position: int

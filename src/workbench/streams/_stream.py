@@ -14,11 +14,8 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
-import operator
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,13 +33,20 @@ from workbench.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
+from workbench.streams import _resharding as resharding
 from workbench.streams._frames import PartitionKey, frame_records
 from workbench.streams._iterators import ITERATOR_TYPES, Position
-from workbench.streams._log import COLUMNS, Batch, ShardLog
+from workbench.streams._log import Batch, ShardLog
 from workbench.streams._metadata import MetaFile, ShardInfo, Snapshot, StreamMeta
+from workbench.streams._records import (
+    ArrowRecords,
+    arrow_batch,
+    empty_table,
+    json_columns,
+    plain_records,
+)
 from workbench.streams._routing import (
     hash_key_of,
-    hash_key_ranges,
     md5_digests,
     md5_hash_keys,
     split_hash_keys,
@@ -77,19 +81,6 @@ SCALINGS_PER_DAY = 10
 _FRAME_CHUNK_ROWS = 262_144
 _TRIM_EVERY_MS = 60_000
 _DAY_MS = 86_400_000
-
-
-@dataclass
-class ArrowRecords:
-    """What :meth:`Stream.get_records_arrow` returns: the records as one Arrow table."""
-
-    table: pa.Table
-    next_shard_iterator: str | None
-    millis_behind_latest: int
-    child_shards: list[dict] | None
-
-    def to_polars(self) -> pl.DataFrame:
-        return pl.from_arrow(self.table)  # type: ignore[return-value]
 
 
 class Stream:
@@ -304,11 +295,14 @@ class Stream:
         snapshot = self._meta_file.snapshot or self._snapshot()
         meta = snapshot.meta
         self._check_record(data, key, meta.max_record_size_kib * 1024, "")
+        encoded = key.encode()
         hash_key = (
-            hash_key_of(key) if explicit_hash_key is None else check_hash_key(explicit_hash_key)
+            int.from_bytes(md5_digests([encoded]), "big")
+            if explicit_hash_key is None
+            else check_hash_key(explicit_hash_key)
         )
         now_ms = self._now_ms()
-        batch = Batch.of([data], [key.encode()])
+        batch = Batch(data, [0, len(data)], encoded, [0, len(encoded)])
         while True:
             info = snapshot.open_shards[snapshot.router.shard_of(hash_key)]
             prefix = meta.prefix(info.index)
@@ -331,7 +325,7 @@ class Stream:
             raise invalid(f"[{len(records)} records]", "records", f"have length {bound}")
         meta = self._meta()
         max_bytes = meta.max_record_size_kib * 1024
-        checked = _plain_records(records, max_bytes)
+        checked = plain_records(records, max_bytes)
         if checked is None:
             checked = self._checked_records(records, max_bytes)
         datas, keys, hi, lo = checked
@@ -446,7 +440,7 @@ class Stream:
                     continue
                 info = shards[position]
                 prefix = meta.prefix(info.index)
-                batch = _arrow_batch(data.slice(start, count), keys.slice(start, count))
+                batch = arrow_batch(data.slice(start, count), keys.slice(start, count))
                 done = self._append(info, prefix, batch, self._clock.now_ms())
                 if done is None:
                     refused.append(np.arange(start, start + count))
@@ -634,9 +628,9 @@ class Stream:
         if limit is not None:
             check_int(limit, "limit", 1, 1 << 62)
         tables, nxt, behind, children = self._read(shard_iterator, limit, None)
-        table = pa.concat_tables(tables) if tables else _empty_table()
+        table = pa.concat_tables(tables) if tables else empty_table()
         if decode_json is not False:
-            table = _decode_json(table, None if decode_json is True else decode_json)
+            table = json_columns(table, None if decode_json is True else decode_json)
         return ArrowRecords(table, nxt, behind, children)
 
     # -- retention -----------------------------------------------------------------------------
@@ -703,6 +697,17 @@ class Stream:
             meta.retention_hours = hours
         self.trim()
 
+    def update_stream_mode(self, mode: str) -> None:
+        """UpdateStreamMode: ``"PROVISIONED"`` or ``"ON_DEMAND"`` (shards stay as they are)."""
+        if mode not in ("PROVISIONED", "ON_DEMAND"):
+            raise invalid(
+                mode,
+                "streamModeDetails.streamMode",
+                "satisfy enum value set: [PROVISIONED, ON_DEMAND]",
+            )
+        with self._changing() as meta:
+            meta.mode = mode
+
     # -- resharding ----------------------------------------------------------------------------
 
     def _provisioned(self, meta: StreamMeta, action: str) -> None:
@@ -728,43 +733,18 @@ class Stream:
             )
         return info
 
-    def _close(self, meta: StreamMeta, info: ShardInfo, now_ms: int) -> None:
-        """Close a parent under its shard lock, so no put lands after its recorded end."""
-        log = self._log(info.index)
-        with log._locked():
-            info.end_position = log.end()
-            info.closed_ms = now_ms
-            self._meta_file.save(meta)
+    def _closer(self, meta: StreamMeta, now_ms: int) -> Callable[[ShardInfo], None]:
+        """How resharding closes a parent: under its shard lock, so no put lands after its
+        recorded end (writers check the metadata with that lock held)."""
 
-    def _new_shard(
-        self,
-        meta: StreamMeta,
-        start: int,
-        end: int,
-        now_ms: int,
-        parent: int | None = None,
-        adjacent: int | None = None,
-    ) -> ShardInfo:
-        info = ShardInfo(meta.next_shard_index, start, end, now_ms, parent, adjacent)
-        meta.next_shard_index += 1
-        meta.shards.append(info)
-        return info
+        def close(info: ShardInfo) -> None:
+            log = self._log(info.index)
+            with log._locked():
+                info.end_position = log.end()
+                info.closed_ms = now_ms
+                self._meta_file.save(meta)
 
-    def _split(self, meta: StreamMeta, parent: ShardInfo, at: int, now_ms: int) -> None:
-        # Children first (saved with the parent's closing), so the router never sees a gap.
-        self._new_shard(meta, parent.start, at - 1, now_ms, parent.index)
-        self._new_shard(meta, at, parent.end, now_ms, parent.index)
-        self._close(meta, parent, now_ms)
-
-    def _merge(self, meta: StreamMeta, a: ShardInfo, b: ShardInfo, now_ms: int) -> ShardInfo:
-        child = self._new_shard(
-            meta, min(a.start, b.start), max(a.end, b.end), now_ms, a.index, b.index
-        )
-        # Closing the two under one metadata save would need both shard locks at once; two
-        # saves are fine because the child already covers both ranges.
-        self._close(meta, a, now_ms)
-        self._close(meta, b, now_ms)
-        return child
+        return close
 
     def split_shard(self, shard_to_split: str, new_starting_hash_key: str) -> None:
         """SplitShard: close a shard and create two children at ``new_starting_hash_key``."""
@@ -772,7 +752,7 @@ class Stream:
         with self._changing() as meta:
             self._provisioned(meta, "SplitShard")
             parent = self._open_shard(meta, shard_to_split, "shardToSplit")
-            if not parent.start + 1 < at < parent.end + 1 or at > parent.end:
+            if not parent.start + 1 < at < parent.end:
                 raise InvalidArgumentException(
                     f"NewStartingHashKey {at} used in SplitShard() on shard {parent.id} in "
                     f"stream {self.name} under account {ACCOUNT} is not both greater than one "
@@ -780,7 +760,8 @@ class Stream:
                     f"EndingHashKey {parent.end}."
                 )
             self._check_shard_limit(meta, 1)
-            self._split(meta, parent, at, self._clock.now_ms())
+            now_ms = self._clock.now_ms()
+            resharding.split(meta, parent, at, now_ms, self._closer(meta, now_ms))
 
     def merge_shards(self, shard_to_merge: str, adjacent_shard_to_merge: str) -> None:
         """MergeShards: close two adjacent shards and create one child covering both."""
@@ -793,7 +774,8 @@ class Stream:
                     f"Shards {a.id} and {b.id} in stream {self.name} under account {ACCOUNT} "
                     "are not an adjacent pair of shards eligible for merging"
                 )
-            self._merge(meta, a, b, self._clock.now_ms())
+            now_ms = self._clock.now_ms()
+            resharding.merge(meta, a, b, now_ms, self._closer(meta, now_ms))
 
     def _check_shard_limit(self, meta: StreamMeta, more: int) -> None:
         from workbench.streams._streams import SHARD_LIMIT
@@ -831,7 +813,7 @@ class Stream:
                     f"{SCALINGS_PER_DAY} times in the last 24 hours."
                 )
             self._check_shard_limit(meta, target_shard_count - current)
-            self._rescale(meta, target_shard_count, now_ms)
+            resharding.rescale(meta, target_shard_count, now_ms, self._closer(meta, now_ms))
             meta.scalings_ms = [*recent, now_ms]
         return {
             "StreamName": self.name,
@@ -840,95 +822,7 @@ class Stream:
             "StreamARN": self.arn,
         }
 
-    def _rescale(self, meta: StreamMeta, target: int, now_ms: int) -> None:
-        targets = hash_key_ranges(target)
-        boundaries = [start for start, _ in targets[1:]]
-        # Split every open shard at the target boundaries inside it...
-        for info in list(meta.open_shards()):
-            inside = [b for b in boundaries if info.start < b <= info.end]
-            piece = info
-            for at in inside:
-                self._split(meta, piece, at, now_ms)
-                piece = meta.shards[-1]
-        # ...then merge, left to right, the pieces that make up each target range.
-        for start, end in targets:
-            pieces = [s for s in meta.open_shards() if start <= s.start and s.end <= end]
-            merged = pieces[0]
-            for piece in pieces[1:]:
-                merged = self._merge(meta, merged, piece, now_ms)
-
 
 def check_tag(key: object, value: object) -> None:
     check_length(key, "tags.key", 1, 128)
     check_length(value, "tags.value", 0, 256)
-
-
-_DATA = operator.itemgetter("Data")
-_PARTITION_KEY = operator.itemgetter("PartitionKey")
-_HAS_HASH_KEY = operator.methodcaller("__contains__", "ExplicitHashKey")
-
-
-def _plain_records(
-    records: Sequence, max_bytes: int
-) -> tuple[list[bytes], list[bytes], np.ndarray, np.ndarray] | None:
-    """The fast path of PutRecords: bytes data, text keys, no explicit hash keys, all within
-    the limits, checked by whole-list operations; None sends the request to the careful path."""
-    try:
-        datas = list(map(_DATA, records))
-        texts = list(map(_PARTITION_KEY, records))
-        if any(map(_HAS_HASH_KEY, records)):
-            return None
-    except (TypeError, KeyError):
-        return None
-    if set(map(type, datas)) != {bytes} or set(map(type, texts)) != {str}:
-        return None
-    chars = list(map(len, texts))
-    if min(chars) < 1 or max(chars) > 256:
-        return None
-    keys = [k.encode() for k in texts]
-    if max(map(operator.add, map(len, datas), map(len, keys))) > max_bytes:
-        return None
-    digests = md5_digests(keys)
-    halves = np.frombuffer(digests, dtype=">u8").reshape(-1, 2).astype(np.uint64)
-    return datas, keys, halves[:, 0], halves[:, 1]
-
-
-def _arrow_batch(data: pa.Array, keys: pa.Array) -> Batch:
-    """A batch over the buffers of two large_string arrays, without copying their bytes."""
-
-    def parts(array: pa.Array) -> tuple[memoryview, np.ndarray]:
-        offsets = np.frombuffer(
-            array.buffers()[1], dtype=np.int64, count=len(array) + 1, offset=array.offset * 8
-        )
-        first, last = int(offsets[0]), int(offsets[-1])
-        values = array.buffers()[2]
-        view = memoryview(values)[first:last] if values is not None else memoryview(b"")
-        return view, offsets - first
-
-    data_view, data_offsets = parts(data)
-    key_view, key_offsets = parts(keys)
-    return Batch(data_view, data_offsets, key_view, key_offsets)
-
-
-@functools.cache
-def _empty_table() -> pa.Table:
-    return pa.table(
-        {
-            "sequence_number": pa.array([], pa.string()),
-            "partition_key": pa.array([], pa.string()),
-            "approximate_arrival_timestamp": pa.array([], pa.timestamp("ms", "UTC")),
-            "data": pa.array([], pa.binary()),
-        }
-    )
-
-
-def _decode_json(table: pa.Table, schema: dict | pl.Schema | None) -> pa.Table:
-    if table.num_rows == 0 and schema is None:
-        return table
-    text = pl.from_arrow(table.column("data").cast(pa.string()))
-    decoded = text.str.json_decode(dtype=pl.Struct(schema) if schema is not None else None)
-    fields = decoded.struct.unnest()
-    fields = fields.rename({c: f"{c}_" for c in fields.columns if c in COLUMNS})
-    for name, column in zip(fields.columns, fields.to_arrow().columns, strict=True):
-        table = table.append_column(name, column)
-    return table
