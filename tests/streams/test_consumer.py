@@ -168,13 +168,29 @@ def test_two_applications_read_one_stream_independently(make_wb):
 
 
 def test_latest_skips_what_is_there_and_reads_what_comes(make_wb):
-    wb = make_wb()
+    clock = SimulatedClock(start="2026-01-01T00:00:00Z")
+    wb = make_wb(clock)
     stream = wb.streams.create_stream("s", 2)
     put_keyed(stream, ["a", "b"], 5)
+    clock.advance("1s")
     with wb.streams.consumer("s", "app", initial_position="LATEST") as app:
         assert drain(app, until_caught_up=True) == []
         fresh = put_keyed(stream, ["a", "b"], 3, start=5)
         assert sorted(drain(app, until_caught_up=True)) == sorted(fresh)
+
+
+def test_latest_means_from_the_first_start_also_after_a_restart(make_wb):
+    clock = SimulatedClock(start="2026-01-01T00:00:00Z")
+    wb = make_wb(clock)
+    stream = wb.streams.create_stream("s", 2)
+    put_keyed(stream, ["a", "b"], 5)
+    clock.advance("1s")
+    with wb.streams.consumer("s", "app", initial_position="LATEST") as app:
+        assert drain(app, until_caught_up=True) == []  # no checkpoint yet
+    clock.advance("1s")
+    while_stopped = put_keyed(stream, ["a", "b"], 3, start=5)
+    with make_wb(clock).streams.consumer("s", "app", initial_position="LATEST") as app:
+        assert sorted(drain(app, until_caught_up=True)) == sorted(while_stopped)
 
 
 def test_at_timestamp_starts_at_the_first_record_arriving_then(make_wb):

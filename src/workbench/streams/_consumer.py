@@ -62,8 +62,9 @@ class ConsumerApplication:
     :meth:`stop` (in the background, for a notebook). :meth:`close` hands the leases over.
 
     initial_position: where a new application starts: TRIM_HORIZON (the oldest record),
-        LATEST (only records put from now on) or AT_TIMESTAMP (with ``timestamp``). Once the
-        lease table exists its checkpoints decide, whatever is passed here.
+        LATEST (records put from the application's first start on, that very millisecond
+        included; its leases show AT_TIMESTAMP until the first checkpoint) or AT_TIMESTAMP (with
+        ``timestamp``). Once the lease table exists its checkpoints decide, whatever is passed.
     lease_timeout: seconds (workbench clock) without renewal after which another worker may
         take a lease; a live worker renews every third of it.
     format: "records" reads Kinesis dicts, "arrow" reads Arrow tables; a batch offers both.
@@ -165,16 +166,21 @@ class ConsumerApplication:
         closed = {
             s["ShardId"] for s in shards if "EndingSequenceNumber" in s["SequenceNumberRange"]
         }
+        start, timestamp = self.initial_position, self._timestamp
+        if start == LATEST:
+            # LATEST is pinned to the instant the application began, so records put while no
+            # worker runs (before the first checkpoint) are not skipped by a restart.
+            start, timestamp = AT_TIMESTAMP, self.clock.now()
 
         def first_checkpoint(shard_id: str) -> str:
             # From LATEST, a closed shard has nothing new to give: it starts finished.
             if self.initial_position == LATEST and shard_id in closed:
                 return SHARD_END
-            return self.initial_position
+            return start
 
         settings = {"initial_position": self.initial_position}
-        if self._timestamp is not None:
-            settings["timestamp"] = repr(self._timestamp)
+        if timestamp is not None:
+            settings["timestamp"] = repr(timestamp)
         self._coordinator.sync(
             {s["ShardId"]: _parents(s) for s in shards}, first_checkpoint, settings=settings
         )

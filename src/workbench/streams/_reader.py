@@ -32,6 +32,16 @@ class Batch:
     application reads in is kept as is and the others are made on first use. ``shard_end`` is True
     for the last batch of a closed shard; ``checkpoint()`` records that this batch is processed
     (at SHARD_END for the last one, which lets the shard's children be read).
+
+    >>> from datetime import UTC, datetime
+    >>> when = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> batch = Batch("shardId-000000000000", records=[
+    ...     {"SequenceNumber": "7", "ApproximateArrivalTimestamp": when, "Data": b"{}",
+    ...      "PartitionKey": "k"}])
+    >>> batch.table.column_names
+    ['sequence_number', 'partition_key', 'approximate_arrival_timestamp', 'data']
+    >>> batch.frame.shape, batch.last_sequence_number
+    ((1, 4), '7')
     """
 
     def __init__(
