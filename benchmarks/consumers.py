@@ -68,7 +68,7 @@ def bench_consumer_latency(seconds: float) -> float:
     wb, _, start = _producing(seconds)
     delays: list[np.ndarray] = []
     with wb.streams.consumer("latency", "bench", initial_position="LATEST", format="arrow") as app:
-        app.batches(max_batches=0).close()  # take the leases before the producer starts
+        list(app.batches(max_batches=0))  # take the leases before the producer starts
         producer = start()
         done = threading.Thread(target=lambda: (producer.wait(), app.stop()))
         done.start()

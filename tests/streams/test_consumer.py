@@ -9,6 +9,8 @@ import pytest
 from workbench import SimulatedClock, Workbench
 from workbench.errors import InvalidArgumentException
 from workbench.streams import Batch, ConsumerApplication, LeaseLost
+from workbench.streams._coordinator import LeaseCoordinator
+from workbench.streams._leases import LeaseTable
 
 
 @pytest.fixture
@@ -282,24 +284,50 @@ def test_a_handler_error_stops_the_run_and_leaves_its_batch_unchecked(make_wb):
     assert app.leases()[0]["checkpoint"] == "TRIM_HORIZON"
 
 
-def test_a_worker_that_lost_its_lease_cannot_checkpoint(make_wb):
+def test_a_dead_workers_lease_is_taken_over_after_the_timeout(make_wb):
     clock = SimulatedClock(start="2026-01-01T00:00:00Z")
     wb = make_wb(clock)
     stream = wb.streams.create_stream("s", 1)
-    put_keyed(stream, ["a"], 10)
-    slow = wb.streams.consumer("s", "app", worker_id="slow", lease_timeout=5)
-    (batch,) = list(slow.batches(checkpoint=False, max_batches=1))
-    slow._closing.set()  # stop its renewals, as if it hung
-    slow._maintainer.join()
-    other = wb.streams.consumer("s", "app", worker_id="other", lease_timeout=5)
-    other.batches(max_batches=0).close()
-    assert drain(other, until_caught_up=True) == []  # slow's lease is not expired yet
-    clock.advance("5s")
-    assert len(drain(other, until_caught_up=True)) == 10  # taken over, from the checkpoint
+    acked = put_keyed(stream, ["a"], 10)
+    # A worker that took the lease, checkpointed four records and died: it never renews again.
+    dead = LeaseCoordinator(
+        LeaseTable(stream.folder / "applications" / "app.sqlite"), "dead", clock, lease_timeout=5
+    )
+    dead.sync({"shardId-000000000000": ()}, lambda shard_id: "TRIM_HORIZON")
+    dead.take_leases()
+    it = stream.get_shard_iterator("shardId-000000000000", "TRIM_HORIZON")
+    fourth = stream.get_records(it, limit=4)["Records"][-1]["SequenceNumber"]
+    dead.checkpoint(dead.held()["shardId-000000000000"], fourth)
+    with wb.streams.consumer("s", "app", worker_id="live", lease_timeout=5) as live:
+        assert drain(live, until_caught_up=True) == []  # not expired yet
+        clock.advance("5s")
+        assert drain(live, until_caught_up=True) == acked[4:]  # from the dead one's checkpoint
+        (lease,) = live.leases()
+    assert lease["leaseOwner"] == "live" and lease["checkpoint"] == acked_sequence(stream, -1)
+
+
+def acked_sequence(stream, index):
+    it = stream.get_shard_iterator("shardId-000000000000", "TRIM_HORIZON")
+    return stream.get_records(it)["Records"][index]["SequenceNumber"]
+
+
+def test_a_worker_whose_lease_was_taken_cannot_checkpoint_it(make_wb):
+    wb = make_wb()
+    stream = wb.streams.create_stream("s", 2)
+    put_keyed(stream, [f"k{i}" for i in range(8)], 2)
+    first = wb.streams.consumer("s", "app", worker_id="first")
+    batches = {b.shard_id: b for b in first.batches(checkpoint=False, until_caught_up=True)}
+    second = wb.streams.consumer("s", "app", worker_id="second")
+    list(second.batches(max_batches=0))  # starting, it takes its share: one of two shards
+    (taken,) = [lease["leaseKey"] for lease in second.leases() if lease["leaseOwner"] == "second"]
     with pytest.raises(LeaseLost):
-        batch.checkpoint()
-    other.close()
-    assert other.leases()[0]["ownerSwitchesSinceCheckpoint"] == 0
+        batches[taken].checkpoint()
+    (kept,) = set(batches) - {taken}
+    batches[kept].checkpoint()
+    first.close()
+    second.close()
+    checkpoints = {lease["leaseKey"]: lease["checkpoint"] for lease in second.leases()}
+    assert checkpoints == {taken: "TRIM_HORIZON", kept: batches[kept].last_sequence_number}
 
 
 @pytest.mark.parametrize(
