@@ -106,6 +106,18 @@ def test_a_batch_left_unchecked_is_read_again(make_wb):
     assert again[0] == "a:10" and len(again) == 20
 
 
+def test_closing_writes_the_checkpoints_of_processed_batches(make_wb):
+    wb = make_wb()
+    stream = wb.streams.create_stream("s", 1)
+    acked = put_keyed(stream, ["a"], 30)
+    app = wb.streams.consumer("s", "app", limit=10, checkpoint_interval="1h")
+    batches = app.batches()
+    first = data_of([next(batches), next(batches)])  # the first is processed, the second not
+    app.close()
+    with make_wb().streams.consumer("s", "app") as again:
+        assert first[:10] + drain(again, until_caught_up=True) == acked
+
+
 def test_checkpoints_never_move_back(make_wb):
     wb = make_wb()
     stream = wb.streams.create_stream("s", 1)

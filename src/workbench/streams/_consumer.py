@@ -456,6 +456,7 @@ class ConsumerApplication:
             if self._maintainer is not None:
                 self._maintainer.join()
                 self._maintainer = None
+            self._flush()
             self._coordinator.release_all()
             self._shards.clear()
 
