@@ -92,7 +92,7 @@ class ConsumerApplication:
         format: str = "records",
         limit: int | None = 10000,
         poll_interval: str | float = 0.001,
-        max_poll_interval: str | float = 0.02,
+        max_poll_interval: str | float = 0.01,
         checkpoint_interval: str | float = 0.2,
     ) -> None:
         if not isinstance(application_name, str) or not _NAME.fullmatch(application_name):

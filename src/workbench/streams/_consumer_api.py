@@ -149,7 +149,7 @@ class ConsumerAPI:
         starting_position: dict[str, Any],
         *,
         poll_interval: float = 0.001,
-        max_poll_interval: float = 0.02,
+        max_poll_interval: float = 0.01,
     ) -> Subscription:
         """SubscribeToShard: the shard's records pushed as events as they arrive, for 5 minutes.
 
