@@ -280,6 +280,30 @@ def test_checkpoints_are_written_while_running_once_reading_goes_idle(make_wb):
     app.close()
 
 
+def test_a_background_handler_can_checkpoint_itself_after_buffering(make_wb):
+    wb = make_wb()
+    stream = wb.streams.create_stream("s", 1)
+    acked = put_keyed(stream, ["a"], 20)
+    buffered, flushed = [], []
+
+    def buffer_then_flush(batch):
+        buffered.append(batch)
+        if sum(len(b) for b in buffered) >= 10:  # a "delivery" of at least 10 records
+            flushed.extend(data_of(buffered))
+            buffered[-1].checkpoint()
+            buffered.clear()
+
+    app = wb.streams.consumer("s", "app", limit=4)
+    app.start(buffer_then_flush, checkpoint=False)
+    deadline = time.monotonic() + 10
+    while len(flushed) < 12 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    app.close()
+    assert flushed == acked[:12]  # three reads of 4 make one delivery; 8 stay buffered
+    with make_wb().streams.consumer("s", "app") as again:
+        assert drain(again, until_caught_up=True) == acked[12:]
+
+
 def test_a_handler_error_stops_the_run_and_leaves_its_batch_unchecked(make_wb):
     wb = make_wb()
     stream = wb.streams.create_stream("s", 1)

@@ -396,11 +396,13 @@ class ConsumerApplication:
     def run(self, handler: Callable[[Batch], object], **bounds: Any) -> int:
         """Call ``handler(batch)`` for each batch, checkpointing after each call that returns.
 
-        Takes the bounds of :meth:`batches`; returns how many records were handled. A handler
-        that raises stops the run with that batch unchecked, so it is read again next time.
+        Takes the bounds of :meth:`batches` (and ``checkpoint=False`` for a handler that calls
+        ``batch.checkpoint()`` itself, e.g. after buffering); returns how many records were
+        handled. A handler that raises stops the run with that batch unchecked, so it is read
+        again next time.
         """
         handled = 0
-        for batch in self.batches(checkpoint=True, **bounds):
+        for batch in self.batches(**bounds):
             handler(batch)
             handled += len(batch)
         return handled
