@@ -76,6 +76,20 @@ def test_a_name_is_unique_on_its_stream_and_a_stream_has_at_most_20(make_stream)
     assert len(streams.list_stream_consumers(stream.arn)["Consumers"]) == 20
 
 
+def test_listing_pages_with_next_token(make_stream, clock):
+    streams, stream = make_stream()
+    for i in range(5):
+        streams.register_stream_consumer(stream.arn, f"c{i}")
+        clock.advance("1s")
+    first = streams.list_stream_consumers(stream.arn, max_results=2)
+    second = streams.list_stream_consumers(stream.arn, max_results=2, next_token=first["NextToken"])
+    third = streams.list_stream_consumers(stream.arn, max_results=2, next_token=second["NextToken"])
+    names = [c["ConsumerName"] for page in (first, second, third) for c in page["Consumers"]]
+    assert names == [f"c{i}" for i in range(5)] and "NextToken" not in third
+    with pytest.raises(ValidationException):
+        streams.list_stream_consumers(stream.arn, max_results=0)
+
+
 def test_consumers_of_other_streams_do_not_count(make_stream):
     streams, stream = make_stream()
     other = streams.create_stream("clicks", 1)
