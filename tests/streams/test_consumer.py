@@ -304,6 +304,20 @@ def test_a_background_handler_can_checkpoint_itself_after_buffering(make_wb):
         assert drain(again, until_caught_up=True) == acked[12:]
 
 
+def test_stop_right_after_start_stops_and_reading_can_begin_again(make_wb):
+    wb = make_wb()
+    stream = wb.streams.create_stream("s", 1)
+    app = wb.streams.consumer("s", "app")
+    for _ in range(3):
+        app.start(lambda batch: None)
+        app.stop(timeout=10)
+        assert not app.running
+    app.stop()  # nothing running: no effect on the next loop
+    stream.put_record(b"x", "k")
+    assert len(drain(app, until_caught_up=True)) == 1
+    app.close()
+
+
 def test_a_handler_error_stops_the_run_and_leaves_its_batch_unchecked(make_wb):
     wb = make_wb()
     stream = wb.streams.create_stream("s", 1)

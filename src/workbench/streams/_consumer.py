@@ -324,7 +324,6 @@ class ConsumerApplication:
         if self._reading:
             raise RuntimeError("this worker is already reading; stop() it first")
         self._reading = True
-        self._stopping.clear()
         try:
             self._ensure_started()
             yield from self._loop(max_batches, max_records, duration, until_caught_up, checkpoint)
@@ -332,6 +331,7 @@ class ConsumerApplication:
             # Only batches whose loop body completed are pending, so this is right after a
             # break or an error too.
             self._flush()
+            self._stopping.clear()
             self._reading = False
 
     def _loop(
@@ -419,9 +419,10 @@ class ConsumerApplication:
 
         Stop it with :meth:`stop`, which also reports an error the handler raised.
         """
-        if self.running:
-            raise RuntimeError("this worker is running already; stop() it first")
+        if self.running or self._reading:
+            raise RuntimeError("this worker is reading already; stop() it first")
         self._background_error = None
+        self._stopping.clear()
 
         def work() -> None:
             try:
@@ -440,7 +441,9 @@ class ConsumerApplication:
 
         Raises the error a background handler stopped with, if any.
         """
-        self._stopping.set()
+        if self._reading or self.running:
+            # A background run that has not begun its loop yet finds the flag set and ends.
+            self._stopping.set()
         if self._background is not None:
             self._background.join(timeout)
             self._background = None
