@@ -310,8 +310,9 @@ class ConsumerApplication:
         """Batches from every shard this worker holds, as they arrive, until a bound is reached.
 
         Bounds: ``max_batches``, ``max_records`` (reads are cut to fit), ``duration`` on the
-        workbench clock, ``until_caught_up`` (stop once no held shard has anything left to read),
-        or :meth:`stop` from another thread. Empty reads are not handed out.
+        workbench clock (a paused simulated clock never ends it: use ``until_caught_up``),
+        ``until_caught_up`` (stop once no held shard has anything left to read), or :meth:`stop`
+        from another thread. Empty reads are not handed out.
 
         With ``checkpoint=True`` a batch counts as processed when the loop asks for the next one,
         that is, after its body ran without an error (a ``break`` leaves the last batch
