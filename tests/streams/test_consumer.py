@@ -327,7 +327,10 @@ def test_a_handler_error_stops_the_run_and_leaves_its_batch_unchecked(make_wb):
         raise ValueError("bad record")
 
     app = wb.streams.consumer("s", "app").start(fail)
-    time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while app.running and time.monotonic() < deadline:  # the error ends the run by itself
+        time.sleep(0.01)
+    assert not app.running
     with pytest.raises(ValueError, match="bad record"):
         app.stop()
     app.close()
