@@ -72,9 +72,9 @@ class ConsumerApplication:
         number, or None for everything there is (zero-copy, the fastest way through a backlog).
     poll_interval, max_poll_interval: the wait after a round that found nothing, doubling up
         to the maximum while the stream stays idle.
-    checkpoint_interval: how often (workbench clock) the checkpoints of processed batches are
-        written while records keep coming; they are written at once when reading goes idle or
-        stops, and when a shard ends.
+    checkpoint_interval: how often (workbench clock) a background thread writes the
+        checkpoints of processed batches; they are also written when reading goes idle or stops,
+        and at once when a shard ends.
     """
 
     def __init__(
@@ -135,7 +135,10 @@ class ConsumerApplication:
         self._poll_interval = parse_duration(poll_interval)
         self._max_poll_interval = parse_duration(max_poll_interval)
         self._checkpoint_interval = parse_duration(checkpoint_interval)
-        self._flushed_at = clock.now()
+        # Guards handing a processed batch to the checkpoint writer (brief, on the reading path)
+        # and checking-then-writing a checkpoint (slow at times: SQLite I/O, off that path).
+        self._pending_lock = threading.Lock()
+        self._checkpoint_lock = threading.Lock()
         self.table = LeaseTable(directory / f"{application_name}.sqlite")
         self._coordinator = LeaseCoordinator(
             self.table,
@@ -192,8 +195,14 @@ class ConsumerApplication:
         self._coordinator.take_leases()
 
     def _maintain(self) -> None:
-        every = self.lease_timeout / 3
-        while self.clock.sleep(every, cancel=self._closing):
+        """The worker's background thread: writes checkpoints, renews and takes leases."""
+        renew_every = self.lease_timeout / 3
+        renewed = self.clock.now()
+        while self.clock.sleep(min(self._checkpoint_interval, renew_every), cancel=self._closing):
+            self._flush()
+            if self.clock.now() - renewed < renew_every:
+                continue
+            renewed = self.clock.now()
             self._coordinator.renew()
             # A deleted stream or a passing error must not stop renewals: the next round
             # tries again, and the reading loop reports errors to the user.
@@ -253,14 +262,15 @@ class ConsumerApplication:
         batch.checkpoint()
 
     def _checkpoint_shard(self, shard: _Shard, batch: Batch) -> None:
-        if batch.shard_end:
-            value = SHARD_END
-        elif not len(batch) or _before(batch.last_sequence_number, shard.checkpointed):
-            return
-        else:
-            value = batch.last_sequence_number
-        self._coordinator.checkpoint(shard.held, value)
-        shard.checkpointed = value
+        with self._checkpoint_lock:
+            if batch.shard_end:
+                value = SHARD_END
+            elif not len(batch) or _before(batch.last_sequence_number, shard.checkpointed):
+                return
+            else:
+                value = batch.last_sequence_number
+            self._coordinator.checkpoint(shard.held, value)
+            shard.checkpointed = value
         if value == SHARD_END:
             self._want_shard_sync = True
 
@@ -272,20 +282,22 @@ class ConsumerApplication:
     def _processed(self, shard: _Shard, batch: Batch) -> None:
         """Note ``batch`` as processed; its checkpoint is written by :meth:`_flush`.
 
-        Writing every batch's checkpoint at once would put a SQLite commit (and now and then a
-        WAL checkpoint with fsync) on the reading path of every batch; deferring it costs only
-        re-reading up to ``checkpoint_interval`` of records after a crash. A shard's end is
-        written at once, as its children wait for it.
+        The background thread writes checkpoints every ``checkpoint_interval``: a SQLite commit
+        (now and then with a WAL checkpoint and fsync, several milliseconds on a busy disk) on
+        the reading path of every batch would add to every record's latency. Deferring costs
+        only re-reading up to ``checkpoint_interval`` of records after a crash. A shard's end
+        is written at once, as its children wait for it.
         """
-        shard.pending = batch
+        with self._pending_lock:
+            shard.pending = batch
         if batch.shard_end:
             self._flush()
 
     def _flush(self) -> None:
-        self._flushed_at = self.clock.now()
         for shard in list(self._shards.values()):
-            if shard.pending is not None:
+            with self._pending_lock:
                 batch, shard.pending = shard.pending, None
+            if batch is not None:
                 self._checkpoint_held(batch)
 
     def _caught_up(self) -> bool:
@@ -381,8 +393,6 @@ class ConsumerApplication:
                 if auto:
                     self._processed(shard, batch)
             if found:
-                if self.clock.now() - self._flushed_at >= self._checkpoint_interval:
-                    self._flush()
                 backoff.reset()
                 if not behind:
                     # Caught up: a short pause lets records gather (and producers run) instead
