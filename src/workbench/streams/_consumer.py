@@ -51,6 +51,7 @@ class _Shard:
         self.held = held
         self.reader = reader
         self.checkpointed = held.checkpoint
+        self.pending: Batch | None = None  # processed, its checkpoint not written yet
 
 
 class ConsumerApplication:
@@ -61,13 +62,19 @@ class ConsumerApplication:
     :meth:`stop` (in the background, for a notebook). :meth:`close` hands the leases over.
 
     initial_position: where a new application starts: TRIM_HORIZON (the oldest record),
-        LATEST (only records put from now on) or AT_TIMESTAMP (with ``timestamp``). Once the
-        lease table exists its checkpoints decide, whatever is passed here.
+        LATEST (records put from the application's first start on, that very millisecond
+        included; its leases show AT_TIMESTAMP until the first checkpoint) or AT_TIMESTAMP (with
+        ``timestamp``). Once the lease table exists its checkpoints decide, whatever is passed.
     lease_timeout: seconds (workbench clock) without renewal after which another worker may
         take a lease; a live worker renews every third of it.
     format: "records" reads Kinesis dicts, "arrow" reads Arrow tables; a batch offers both.
+    limit: records per read (a batch): 1 to 10,000 as GetRecords allows; with "arrow" any
+        number, or None for everything there is (zero-copy, the fastest way through a backlog).
     poll_interval, max_poll_interval: the wait after a round that found nothing, doubling up
         to the maximum while the stream stays idle.
+    checkpoint_interval: how often (workbench clock) a background thread writes the
+        checkpoints of processed batches; they are also written when reading goes idle or stops,
+        and at once when a shard ends.
     """
 
     def __init__(
@@ -83,9 +90,10 @@ class ConsumerApplication:
         lease_timeout: str | float = 10.0,
         max_leases: int | None = None,
         format: str = "records",
-        limit: int = 10000,
+        limit: int | None = 10000,
         poll_interval: str | float = 0.001,
-        max_poll_interval: str | float = 0.02,
+        max_poll_interval: str | float = 0.01,
+        checkpoint_interval: str | float = 0.2,
     ) -> None:
         if not isinstance(application_name, str) or not _NAME.fullmatch(application_name):
             raise InvalidArgumentException(
@@ -105,8 +113,13 @@ class ConsumerApplication:
             raise InvalidArgumentException(
                 f"Format {format!r} is not valid: use 'records' (Kinesis dicts) or 'arrow'."
             )
-        if not 1 <= limit <= 10000:
-            raise InvalidArgumentException(f"Limit {limit} is not valid: use 1 to 10000.")
+        if not (limit is None and format == "arrow") and not (
+            isinstance(limit, int) and 1 <= limit <= (10000 if format == "records" else 1 << 62)
+        ):
+            raise InvalidArgumentException(
+                f"Limit {limit!r} is not valid: use 1 to 10000 records per read, or any positive "
+                "number or None (all there is) with format='arrow'."
+            )
         self.stream = stream
         self.stream_name: str = stream.name
         self.application_name = application_name
@@ -121,6 +134,11 @@ class ConsumerApplication:
             raise InvalidArgumentException("The lease timeout must be a positive duration.")
         self._poll_interval = parse_duration(poll_interval)
         self._max_poll_interval = parse_duration(max_poll_interval)
+        self._checkpoint_interval = parse_duration(checkpoint_interval)
+        # Guards handing a processed batch to the checkpoint writer (brief, on the reading path)
+        # and checking-then-writing a checkpoint (slow at times: SQLite I/O, off that path).
+        self._pending_lock = threading.Lock()
+        self._checkpoint_lock = threading.Lock()
         self.table = LeaseTable(directory / f"{application_name}.sqlite")
         self._coordinator = LeaseCoordinator(
             self.table,
@@ -151,16 +169,21 @@ class ConsumerApplication:
         closed = {
             s["ShardId"] for s in shards if "EndingSequenceNumber" in s["SequenceNumberRange"]
         }
+        start, timestamp = self.initial_position, self._timestamp
+        if start == LATEST:
+            # LATEST is pinned to the instant the application began, so records put while no
+            # worker runs (before the first checkpoint) are not skipped by a restart.
+            start, timestamp = AT_TIMESTAMP, self.clock.now()
 
         def first_checkpoint(shard_id: str) -> str:
             # From LATEST, a closed shard has nothing new to give: it starts finished.
             if self.initial_position == LATEST and shard_id in closed:
                 return SHARD_END
-            return self.initial_position
+            return start
 
         settings = {"initial_position": self.initial_position}
-        if self._timestamp is not None:
-            settings["timestamp"] = repr(self._timestamp)
+        if timestamp is not None:
+            settings["timestamp"] = repr(timestamp)
         self._coordinator.sync(
             {s["ShardId"]: _parents(s) for s in shards}, first_checkpoint, settings=settings
         )
@@ -172,8 +195,14 @@ class ConsumerApplication:
         self._coordinator.take_leases()
 
     def _maintain(self) -> None:
-        every = self.lease_timeout / 3
-        while self.clock.sleep(every, cancel=self._closing):
+        """The worker's background thread: writes checkpoints, renews and takes leases."""
+        renew_every = self.lease_timeout / 3
+        renewed = self.clock.now()
+        while self.clock.sleep(min(self._checkpoint_interval, renew_every), cancel=self._closing):
+            self._flush()
+            if self.clock.now() - renewed < renew_every:
+                continue
+            renewed = self.clock.now()
             self._coordinator.renew()
             # A deleted stream or a passing error must not stop renewals: the next round
             # tries again, and the reading loop reports errors to the user.
@@ -233,14 +262,15 @@ class ConsumerApplication:
         batch.checkpoint()
 
     def _checkpoint_shard(self, shard: _Shard, batch: Batch) -> None:
-        if batch.shard_end:
-            value = SHARD_END
-        elif not len(batch) or _before(batch.last_sequence_number, shard.checkpointed):
-            return
-        else:
-            value = batch.last_sequence_number
-        self._coordinator.checkpoint(shard.held, value)
-        shard.checkpointed = value
+        with self._checkpoint_lock:
+            if batch.shard_end:
+                value = SHARD_END
+            elif not len(batch) or _before(batch.last_sequence_number, shard.checkpointed):
+                return
+            else:
+                value = batch.last_sequence_number
+            self._coordinator.checkpoint(shard.held, value)
+            shard.checkpointed = value
         if value == SHARD_END:
             self._want_shard_sync = True
 
@@ -248,6 +278,27 @@ class ConsumerApplication:
         # A lost lease's new owner reads these records again from the last checkpoint.
         with contextlib.suppress(LeaseLost):
             self.checkpoint(batch)
+
+    def _processed(self, shard: _Shard, batch: Batch) -> None:
+        """Note ``batch`` as processed; its checkpoint is written by :meth:`_flush`.
+
+        The background thread writes checkpoints every ``checkpoint_interval``: a SQLite commit
+        (now and then with a WAL checkpoint and fsync, several milliseconds on a busy disk) on
+        the reading path of every batch would add to every record's latency. Deferring costs
+        only re-reading up to ``checkpoint_interval`` of records after a crash. A shard's end
+        is written at once, as its children wait for it.
+        """
+        with self._pending_lock:
+            shard.pending = batch
+        if batch.shard_end:
+            self._flush()
+
+    def _flush(self) -> None:
+        for shard in list(self._shards.values()):
+            with self._pending_lock:
+                batch, shard.pending = shard.pending, None
+            if batch is not None:
+                self._checkpoint_held(batch)
 
     def _caught_up(self) -> bool:
         if any(
@@ -271,23 +322,29 @@ class ConsumerApplication:
         """Batches from every shard this worker holds, as they arrive, until a bound is reached.
 
         Bounds: ``max_batches``, ``max_records`` (reads are cut to fit), ``duration`` on the
-        workbench clock, ``until_caught_up`` (stop once no held shard has anything left to read),
-        or :meth:`stop` from another thread. Empty reads are not handed out.
+        workbench clock (a paused simulated clock never ends it: use ``until_caught_up``),
+        ``until_caught_up`` (stop once no held shard has anything left to read), or :meth:`stop`
+        from another thread. Empty reads are not handed out.
 
-        With ``checkpoint=True`` a batch is checkpointed when the loop asks for the next one, that
-        is, after its body ran without an error (a ``break`` leaves the last batch unchecked,
-        so it is read again later: at least once). With ``checkpoint=False`` call
-        ``batch.checkpoint()`` yourself; then the empty last batch of each closed shard is handed
-        out too, so its SHARD_END can be checkpointed.
+        With ``checkpoint=True`` a batch counts as processed when the loop asks for the next one,
+        that is, after its body ran without an error (a ``break`` leaves the last batch
+        unprocessed, so it is read again later: at least once); its checkpoint is written within
+        ``checkpoint_interval``, and at once when reading goes idle or the loop ends. With
+        ``checkpoint=False`` call ``batch.checkpoint()`` yourself (written at once); then the
+        empty last batch of each closed shard is handed out too, so its SHARD_END can be
+        checkpointed.
         """
         if self._reading:
             raise RuntimeError("this worker is already reading; stop() it first")
         self._reading = True
-        self._stopping.clear()
         try:
             self._ensure_started()
             yield from self._loop(max_batches, max_records, duration, until_caught_up, checkpoint)
         finally:
+            # Only batches whose loop body completed are pending, so this is right after a
+            # break or an error too.
+            self._flush()
+            self._stopping.clear()
             self._reading = False
 
     def _loop(
@@ -313,40 +370,50 @@ class ConsumerApplication:
         while not done():
             if self._want_shard_sync:
                 self._coordinate()
-            found = False
+            found = behind = False
             for shard in self._reconcile():
                 if done():
                     return
-                room = self.limit if max_records is None else min(self.limit, max_records - records)
+                room = self.limit
+                if max_records is not None:
+                    room = min(room or max_records, max_records - records)
                 batch = shard.reader.read(room)
                 if batch is None or not self._coordinator.holds(shard.held):
                     continue
                 found = True
+                behind = behind or batch.millis_behind_latest > 0
                 batch.checkpointer = lambda b, s=shard: self._checkpoint_shard(s, b)
                 if auto and not len(batch):
-                    self._checkpoint_held(batch)
+                    self._processed(shard, batch)
                     continue
                 yield batch
                 batches += 1
                 records += len(batch)
                 self.processed += len(batch)
                 if auto:
-                    self._checkpoint_held(batch)
+                    self._processed(shard, batch)
             if found:
                 backoff.reset()
-            elif until_caught_up and self._caught_up():
+                if not behind:
+                    # Caught up: a short pause lets records gather (and producers run) instead
+                    # of spinning on a core; a backlog is read without pause.
+                    backoff.wait()
+                continue
+            self._flush()  # idle: a good moment to write checkpoints
+            if until_caught_up and self._caught_up():
                 return
-            else:
-                backoff.wait()
+            backoff.wait()
 
     def run(self, handler: Callable[[Batch], object], **bounds: Any) -> int:
         """Call ``handler(batch)`` for each batch, checkpointing after each call that returns.
 
-        Takes the bounds of :meth:`batches`; returns how many records were handled. A handler
-        that raises stops the run with that batch unchecked, so it is read again next time.
+        Takes the bounds of :meth:`batches` (and ``checkpoint=False`` for a handler that calls
+        ``batch.checkpoint()`` itself, e.g. after buffering); returns how many records were
+        handled. A handler that raises stops the run with that batch unchecked, so it is read
+        again next time.
         """
         handled = 0
-        for batch in self.batches(checkpoint=True, **bounds):
+        for batch in self.batches(**bounds):
             handler(batch)
             handled += len(batch)
         return handled
@@ -363,9 +430,10 @@ class ConsumerApplication:
 
         Stop it with :meth:`stop`, which also reports an error the handler raised.
         """
-        if self.running:
-            raise RuntimeError("this worker is running already; stop() it first")
+        if self.running or self._reading:
+            raise RuntimeError("this worker is reading already; stop() it first")
         self._background_error = None
+        self._stopping.clear()
 
         def work() -> None:
             try:
@@ -384,7 +452,9 @@ class ConsumerApplication:
 
         Raises the error a background handler stopped with, if any.
         """
-        self._stopping.set()
+        if self._reading or self.running:
+            # A background run that has not begun its loop yet finds the flag set and ends.
+            self._stopping.set()
         if self._background is not None:
             self._background.join(timeout)
             self._background = None
@@ -402,6 +472,7 @@ class ConsumerApplication:
             if self._maintainer is not None:
                 self._maintainer.join()
                 self._maintainer = None
+            self._flush()
             self._coordinator.release_all()
             self._shards.clear()
 

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ from workbench.streams._subscription import (
     ConsumerRegistry,
     Subscription,
 )
-from workbench.streams._validation import check_stream_name, invalid
+from workbench.streams._validation import check_int, check_stream_name, invalid
 
 if TYPE_CHECKING:
     from workbench.streams._stream import Stream
@@ -128,9 +129,31 @@ class ConsumerAPI:
         registry, name, arn = self._consumer(stream_arn, consumer_name, consumer_arn)
         return {"ConsumerDescription": registry.describe(name, arn)}
 
-    def list_stream_consumers(self, stream_arn: str) -> dict[str, Any]:
-        """ListStreamConsumers: the consumers registered on a stream, oldest first."""
-        return {"Consumers": self._registry(stream_arn).list()}
+    def list_stream_consumers(
+        self, stream_arn: str, *, max_results: int = 100, next_token: str | None = None
+    ) -> dict[str, Any]:
+        """ListStreamConsumers: the consumers registered on a stream, oldest first.
+
+        At most ``max_results`` (1 to 10,000) per call; pass the ``NextToken`` of an answer
+        to get the next ones.
+        """
+        check_int(max_results, "maxResults", 1, 10000)
+        consumers = self._registry(stream_arn).list()
+        start = 0
+        if next_token is not None:
+            try:
+                start = int(base64.urlsafe_b64decode(next_token.encode()).decode())
+            except (ValueError, AttributeError):
+                raise InvalidArgumentException(
+                    f"NextToken {next_token!r} is not valid: pass the NextToken of a previous "
+                    "ListStreamConsumers answer."
+                ) from None
+        answer: dict[str, Any] = {"Consumers": consumers[start : start + max_results]}
+        if start + max_results < len(consumers):
+            answer["NextToken"] = base64.urlsafe_b64encode(
+                str(start + max_results).encode()
+            ).decode()
+        return answer
 
     def deregister_stream_consumer(
         self,
@@ -149,7 +172,7 @@ class ConsumerAPI:
         starting_position: dict[str, Any],
         *,
         poll_interval: float = 0.001,
-        max_poll_interval: float = 0.02,
+        max_poll_interval: float = 0.01,
     ) -> Subscription:
         """SubscribeToShard: the shard's records pushed as events as they arrive, for 5 minutes.
 

@@ -67,19 +67,25 @@ class LeaseCoordinator:
         self.lease_timeout = float(lease_timeout)
         self.max_leases = max_leases
         self._lock = threading.RLock()
+        # Replaced whole on every change, never changed in place: the reading loop looks at it
+        # without the lock, so it never waits behind a renewal's SQLite writes.
         self._held: dict[str, Held] = {}
         # lease key -> (counter, owner, when this worker first saw that pair)
         self._seen: dict[str, tuple[int, str | None, float]] = {}
 
     def held(self) -> dict[str, Held]:
         """The leases this worker holds now, by shard id."""
-        with self._lock:
-            return dict(self._held)
+        return self._held
 
     def holds(self, held: Held) -> bool:
         """Whether ``held`` is still this worker's current hold on its shard."""
-        with self._lock:
-            return self._held.get(held.lease_key) is held
+        return self._held.get(held.lease_key) is held
+
+    def _keep(self, held: Held) -> None:
+        self._held = {**self._held, held.lease_key: held}
+
+    def _drop(self, lease_key: str) -> None:
+        self._held = {k: v for k, v in self._held.items() if k != lease_key}
 
     def sync(
         self, shards: Mapping[str, Iterable[str]], first_checkpoint: Callable[[str], str], **kw
@@ -135,8 +141,8 @@ class LeaseCoordinator:
             for lease in candidates:
                 got = self.table.take(lease.lease_key, self.worker_id, lease.lease_counter)
                 if got is not None:
-                    self._held[got.lease_key] = Held(
-                        got.lease_key, got.lease_counter, got.checkpoint, got.parent_shard_ids
+                    self._keep(
+                        Held(got.lease_key, got.lease_counter, got.checkpoint, got.parent_shard_ids)
                     )
                     taken.append(got)
             return taken
@@ -145,11 +151,11 @@ class LeaseCoordinator:
         """Renew every held lease; the shard ids whose leases turned out to be lost."""
         lost = []
         with self._lock:
-            for key, held in list(self._held.items()):
+            for key, held in self._held.items():
                 counter = self.table.renew(key, self.worker_id, held.counter)
                 if counter is None:
                     lost.append(key)
-                    del self._held[key]
+                    self._drop(key)
                 else:
                     held.counter = counter
         return lost
@@ -166,7 +172,7 @@ class LeaseCoordinator:
                 held.lease_key, self.worker_id, held.counter, checkpoint
             )
             if counter is None:
-                del self._held[held.lease_key]
+                self._drop(held.lease_key)
                 raise LeaseLost(
                     f"worker {self.worker_id} lost the lease on {held.lease_key} to another "
                     "worker; its records since the last checkpoint will be read again there"
@@ -177,10 +183,10 @@ class LeaseCoordinator:
 
     def _give_up(self, held: Held) -> None:
         self.table.release(held.lease_key, self.worker_id, held.counter)
-        del self._held[held.lease_key]
+        self._drop(held.lease_key)
 
     def release_all(self) -> None:
         """Give up every lease so other workers can take them at once (a clean shutdown)."""
         with self._lock:
-            for held in list(self._held.values()):
+            for held in self._held.values():
                 self._give_up(held)
