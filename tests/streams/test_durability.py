@@ -31,6 +31,7 @@ ZYGOTE = textwrap.dedent(
         if pid == 0:
             stream = Workbench(home=home).streams.stream(name)
             fd = os.open(acks, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            os.write(fd, b"\\n")  # the last round's child may have died mid-line
             rng = random.Random(round_no)
             i = 0
             while True:
@@ -42,7 +43,7 @@ ZYGOTE = textwrap.dedent(
                     entries = [{"Data": x.encode(), "PartitionKey": x} for x in ids]
                     done = stream.put_records(entries)["Records"]
                 lines = "".join(
-                    f"{x} {a['ShardId']} {a['SequenceNumber']}\\n" for x, a in zip(ids, done)
+                    f"{x} {a['ShardId']} {a['SequenceNumber']} .\\n" for x, a in zip(ids, done)
                 )
                 os.write(fd, lines.encode())
                 i += n
@@ -72,9 +73,12 @@ def everything(home, name="s"):
 def acknowledged(path):
     acks = {}
     if path.exists():
-        for line in path.read_text().split("\n")[:-1]:  # the last line may be torn
-            data, shard, seq = line.split(" ")
-            acks[data.encode()] = (shard, seq)
+        # A child killed mid-write leaves a torn line; only lines ending in " ." are whole.
+        for line in path.read_text().split("\n"):
+            parts = line.split(" ")
+            if len(parts) == 4 and parts[3] == ".":
+                data, shard, seq, _ = parts
+                acks[data.encode()] = (shard, seq)
     return acks
 
 
