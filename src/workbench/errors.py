@@ -72,3 +72,15 @@ class ServiceUnavailableException(ServiceError):
 
 class AccessDeniedException(ServiceError):
     """The caller is not allowed to do this."""
+
+
+class EntityNotFoundException(ResourceNotFoundException):
+    """Glue: no such database, table or partition in the catalog."""
+
+
+class AlreadyExistsException(ResourceInUseException):
+    """Glue: a database, table or partition of that name exists already."""
+
+
+class InvalidRequestException(ValidationException):
+    """Athena: the query cannot run as written (syntax, unknown table, unsupported construct)."""
