@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from typing import TYPE_CHECKING
 
 from workbench._home import Home
 from workbench.clock import Clock, WallClock
+
+if TYPE_CHECKING:
+    from workbench.lake import Lake
 
 
 class Workbench:
@@ -27,6 +32,13 @@ class Workbench:
     ) -> None:
         self.home = Home(home)
         self.clock: Clock = clock if clock is not None else WallClock()
+
+    @functools.cached_property
+    def lake(self) -> Lake:
+        """S3-shaped buckets and objects (``s3://bucket/key``) in ``<home>/lake/`` or on S3."""
+        from workbench.lake import Lake
+
+        return Lake.for_home(self.home, self.clock)
 
     def __repr__(self) -> str:
         return f"Workbench(home={str(self.home.path)!r}, clock={self.clock!r})"
