@@ -10,7 +10,7 @@ from workbench._home import Home
 from workbench.clock import Clock, WallClock
 
 if TYPE_CHECKING:
-    from workbench.lake import Lake
+    from workbench.lake import Athena, Catalog, Lake
 
 
 class Workbench:
@@ -39,6 +39,20 @@ class Workbench:
         from workbench.lake import Lake
 
         return Lake.for_home(self.home, self.clock)
+
+    @functools.cached_property
+    def catalog(self) -> Catalog:
+        """Glue's Data Catalog: databases, tables and partitions, in ``<home>/catalog/``."""
+        from workbench.lake import Catalog
+
+        return Catalog(self.home.service_dir("catalog") / "glue.sqlite", clock=self.clock.now)
+
+    @functools.cached_property
+    def athena(self) -> Athena:
+        """Athena: the lab's SQL over ``wb.catalog`` and ``wb.lake``, with a query history."""
+        from workbench.lake import Athena
+
+        return Athena(self.catalog, self.lake, self.clock, self.home.service_dir("catalog"))
 
     def __repr__(self) -> str:
         return f"Workbench(home={str(self.home.path)!r}, clock={self.clock!r})"

@@ -13,7 +13,10 @@ object appears whole or not at all. ``lake.filesystem`` is an fsspec filesystem 
 ['retail-lake']
 """
 
+from workbench.lake._athena import Athena, QueryResult
+from workbench.lake._catalog import Catalog, Column, Partition, Table
 from workbench.lake._lake import Lake, ObjectInfo
 from workbench.lake._uri import make_uri, parse_uri
 
 __all__ = ["Lake", "ObjectInfo", "make_uri", "parse_uri"]
+__all__ += ["Athena", "Catalog", "Column", "Partition", "QueryResult", "Table"]

@@ -358,8 +358,7 @@ class Catalog:
                 (definition.database, definition.name),
             ).fetchall()
         return [
-            Partition(tuple(orjson.loads(r["vals"])), r["location"], r["create_time"])
-            for r in rows
+            Partition(tuple(orjson.loads(r["vals"])), r["location"], r["create_time"]) for r in rows
         ]
 
     def delete_partitions(

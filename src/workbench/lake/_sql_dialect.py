@@ -109,13 +109,13 @@ class TableName:
 
 @dataclass(frozen=True)
 class Statement:
-    kind: str = field(init=False, default="")
+    kind: str = field(init=False, repr=False, default="")
 
 
 @dataclass(frozen=True)
 class Query(Statement):
     tree: exp.Expression
-    kind: str = field(init=False, default="select")
+    kind: str = field(init=False, repr=False, default="select")
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ class CreateDatabase(Statement):
     if_not_exists: bool
     comment: str = ""
     location: str | None = None
-    kind: str = field(init=False, default="ddl")
+    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ class DropDatabase(Statement):
     name: str
     if_exists: bool
     cascade: bool
-    kind: str = field(init=False, default="ddl")
+    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ class CreateExternalTable(Statement):
     stored_as: str | None
     properties: dict[str, str]
     comment: str
-    kind: str = field(init=False, default="ddl")
+    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
@@ -159,45 +159,45 @@ class CreateTableAs(Statement):
     options: dict[str, Any]
     query: exp.Expression
     with_data: bool
-    kind: str = field(init=False, default="ctas")
+    kind: str = field(init=False, repr=False, default="ctas")
 
 
 @dataclass(frozen=True)
 class DropTable(Statement):
     table: TableName
     if_exists: bool
-    kind: str = field(init=False, default="ddl")
+    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
 class MsckRepair(Statement):
     table: TableName
-    kind: str = field(init=False, default="ddl")
+    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
 class ShowDatabases(Statement):
     pattern: str | None
-    kind: str = field(init=False, default="ddl")
+    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
 class ShowTables(Statement):
     database: str | None
     pattern: str | None
-    kind: str = field(init=False, default="ddl")
+    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
 class ShowPartitions(Statement):
     table: TableName
-    kind: str = field(init=False, default="ddl")
+    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
 class Describe(Statement):
     table: TableName
-    kind: str = field(init=False, default="ddl")
+    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,7 @@ class AddPartitions(Statement):
     table: TableName
     if_not_exists: bool
     partitions: tuple[tuple[dict[str, str], str | None], ...]
-    kind: str = field(init=False, default="ddl")
+    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,7 @@ class DropPartitions(Statement):
     table: TableName
     if_exists: bool
     partitions: tuple[dict[str, str], ...]
-    kind: str = field(init=False, default="ddl")
+    kind: str = field(init=False, repr=False, default="ddl")
 
 
 def parse(sql: str) -> Statement:
@@ -288,7 +288,7 @@ def check_supported(tree: exp.Expression) -> None:
 
 
 def _unquote_ident(text: str) -> str:
-    return text[1:-1] if text[:1] in "`\"" and text[-1:] == text[:1] else text
+    return text[1:-1] if text[:1] in '`"' and text[-1:] == text[:1] else text
 
 
 def _split_name(text: str) -> TableName:
@@ -480,7 +480,9 @@ def _drop(tree: exp.Drop) -> Statement:
     if kind in ("DATABASE", "SCHEMA"):
         node = tables[0]
         name = node.name or node.db
-        return DropDatabase(name.lower(), bool(tree.args.get("exists")), bool(tree.args.get("cascade")))
+        return DropDatabase(
+            name.lower(), bool(tree.args.get("exists")), bool(tree.args.get("cascade"))
+        )
     if kind == "TABLE":
         return DropTable(_table_name(tables[0]), bool(tree.args.get("exists")))
     raise InvalidRequestException(
@@ -507,7 +509,10 @@ def _alter(tree: exp.Alter) -> Statement:
         for action in actions:
             location = action.args.get("location")
             partitions.append(
-                (_partition_spec(action.this.expressions), _string(location.this) if location else None)
+                (
+                    _partition_spec(action.this.expressions),
+                    _string(location.this) if location else None,
+                )
             )
         return AddPartitions(table, bool(actions[0].args.get("exists")), tuple(partitions))
     if len(actions) == 1 and isinstance(actions[0], exp.DropPartition):
