@@ -722,7 +722,7 @@ def _hive_type(duckdb_type: str) -> str:
 def _partition_conditions(
     node: exp.Table, table: Table, resolved: dict[int, Table]
 ) -> list[exp.Expression]:
-    """The WHERE conditions of the query block reading ``node`` that name only its partition keys."""
+    """The WHERE conditions of the query block reading ``node`` naming only its partition keys."""
     select = node.parent
     while select is not None and not isinstance(select, exp.Select):
         select = select.parent

@@ -212,7 +212,7 @@ class Catalog:
         location_uri: str | None = None,
         exist_ok: bool = False,
     ) -> dict:
-        """Create a database (AlreadyExistsException unless ``exist_ok``); returns it as Glue does."""
+        """Create a database (AlreadyExistsException unless ``exist_ok``); returns its record."""
         name = _name("database", name)
         with self._db.write() as con:
             if con.execute("SELECT 1 FROM databases WHERE name=?", (name,)).fetchone():

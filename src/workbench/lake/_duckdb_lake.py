@@ -78,7 +78,7 @@ class DuckDBLakeFileSystem(DirFileSystem):
 
 
 def connect(lake_filesystem: Any) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that sees the lake at ``s3://``, in UTC, with Presto's extra functions."""
+    """An in-memory DuckDB seeing the lake at ``s3://``, in UTC, with Presto's extra functions."""
     con = duckdb.connect(":memory:")
     con.register_filesystem(DuckDBLakeFileSystem(lake_filesystem))
     con.execute("SET TimeZone='UTC'")

@@ -151,9 +151,8 @@ def build_scan(table: Table, partitions: Sequence[Partition], objects: dict[int,
     if not table.partition_keys:
         found = objects.get(-1, [])
         if found:
-            parts.append(
-                f"SELECT {_select_list(table, None)} FROM {_reader(table, [o.uri for o in found], False)}"
-            )
+            reader = _reader(table, [o.uri for o in found], False)
+            parts.append(f"SELECT {_select_list(table, None)} FROM {reader}")
     else:
         hive_uris = []
         for index, partition in enumerate(partitions):
@@ -191,7 +190,7 @@ def prune(
     if not conditions or not partitions:
         return list(partitions)
     columns = {"__index": pa.array(range(len(partitions)), pa.int64())}
-    for i, key in enumerate(table.partition_keys):
+    for i in range(len(table.partition_keys)):
         columns[f"__raw_{i}"] = pa.array([p.values[i] for p in partitions], pa.string())
     con.register("__partitions", pa.table(columns))
     typed = ", ".join(

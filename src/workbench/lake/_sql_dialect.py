@@ -255,9 +255,7 @@ def _sqlglot_parse(text: str) -> list[exp.Expression]:
 
 
 def _from_tree(tree: exp.Expression, text: str) -> Statement:
-    if isinstance(tree, (exp.Select, exp.Union, exp.Intersect, exp.Except)) or (
-        isinstance(tree, exp.Subquery)
-    ):
+    if isinstance(tree, (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery)):
         check_supported(tree)
         return Query(tree)
     if isinstance(tree, exp.Create):
