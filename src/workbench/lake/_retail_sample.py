@@ -11,8 +11,10 @@ can compute the answers independently of the SQL engine.
 >>> lake = Lake.local(tempfile.mkdtemp())
 >>> _ = lake.create_bucket("lab")
 >>> frame = write_retail_sample(lake, "s3://lab/json-data/", rows=1000, start="2010-03-01", hours=2)
->>> frame.height, sorted({o.key.rsplit("/", 1)[0] for o in lake.list("s3://lab/json-data/")})
-(1000, ['json-data/year=2010/month=03/day=01/hour=00', 'json-data/year=2010/month=03/day=01/hour=01'])
+>>> frame.height
+1000
+>>> sorted({o.key.rsplit("/", 1)[0] for o in lake.list("s3://lab/json-data/")})[-1]
+'json-data/year=2010/month=03/day=01/hour=01'
 """
 
 from __future__ import annotations
