@@ -27,7 +27,8 @@ LOCATION 's3://{bucket}/json-data'"""
 REPAIR = "MSCK REPAIR TABLE mydatabase.retail_trans_json"
 SHOW_PARTITIONS = "SHOW PARTITIONS mydatabase.retail_trans_json"
 SELECT_10 = "SELECT * FROM retail_trans_json LIMIT 10"
-MONTHLY_REVENUE = """SELECT date_trunc('month', invoicedate) invoice_year_month, sum(price*quantity) revenue
+MONTHLY_REVENUE = """SELECT date_trunc('month', invoicedate) invoice_year_month,
+  sum(price*quantity) revenue
   FROM mydatabase.retail_trans_json
   WHERE invoicedate BETWEEN timestamp '2010-01-01' AND timestamp '2010-12-31'
   GROUP BY date_trunc('month', invoicedate);"""
