@@ -527,7 +527,7 @@ def _read_add_partitions(match: re.Match) -> Statement:
     chunks = [c for c in _PARTITION_SPLIT.split(match["rest"]) if c.strip()]
     partitions = []
     for chunk in chunks:
-        single = parse(f"ALTER TABLE t ADD PARTITION ({chunk.strip()}")
+        single = _from_tree(_sqlglot_parse(f"ALTER TABLE t ADD PARTITION ({chunk.strip()}")[0], "")
         if not isinstance(single, AddPartitions):
             raise InvalidRequestException(f"Cannot read the partition clause {chunk!r}.")
         partitions.extend(single.partitions)
