@@ -143,7 +143,8 @@ def test_presto_functions_learners_reach_for(make_lab):
             "date_parse('04/03/2010', '%d/%m/%Y') e, date_add('day', 1, date '2010-03-04') f, "
             "date_diff('hour', timestamp '2010-03-04 00:00', timestamp '2010-03-04 05:00') g, "
             "approx_distinct(country) h, arbitrary(country) IS NOT NULL i, "
-            "bool_and(regexp_like(stockcode, '^[0-9]{5}[A-Z]?$')) j, cardinality(split('a,b', ',')) k"
+            "bool_and(regexp_like(stockcode, '^[0-9]{5}[A-Z]?$')) j, "
+            "cardinality(split('a,b', ',')) k"
             " FROM retail_trans_json GROUP BY 6, 7"
         )
         .to_arrow()
