@@ -16,7 +16,9 @@ object appears whole or not at all. ``lake.filesystem`` is an fsspec filesystem 
 from workbench.lake._athena import Athena, QueryResult
 from workbench.lake._catalog import Catalog, Column, Partition, Table
 from workbench.lake._lake import Lake, ObjectInfo
+from workbench.lake._merge_small_files import MergeSmallFiles
 from workbench.lake._retail_sample import write_retail_sample
+from workbench.lake._schedule import HourlySchedule
 from workbench.lake._uri import make_uri, parse_uri
 
 __all__ = ["Lake", "ObjectInfo", "make_uri", "parse_uri"]
@@ -24,6 +26,8 @@ __all__ += [
     "Athena",
     "Catalog",
     "Column",
+    "HourlySchedule",
+    "MergeSmallFiles",
     "Partition",
     "QueryResult",
     "Table",

@@ -151,7 +151,8 @@ class Athena:
         self.catalog = catalog
         self.lake = lake
         self.clock = clock
-        self._history = Database(Path(state_dir) / "queries.sqlite", _HISTORY_SCHEMA)
+        self.state_dir = Path(state_dir)
+        self._history = Database(self.state_dir / "queries.sqlite", _HISTORY_SCHEMA)
         self._local = threading.local()
         self._base: duckdb.DuckDBPyConnection | None = None
         self._base_lock = threading.Lock()
