@@ -547,7 +547,11 @@ class Athena:
             for obj in self.lake.list(location):
                 self.lake.delete(obj.uri)
             raise
-        return int(written[0][0]) if written and written[0] else 0
+        rows = int(written[0][0]) if written and written[0] else 0
+        if rows == 0:  # Athena writes no data file for an empty result
+            for obj in self.lake.list(location):
+                self.lake.delete(obj.uri)
+        return rows
 
     # -- results and history ------------------------------------------------------------------
     def _results_folder(self, bucket: str | None) -> str | None:

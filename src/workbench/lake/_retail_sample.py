@@ -114,7 +114,7 @@ def write_retail_sample(
             part = chunk.slice(offset, rows_per_object)
             buffer = io.BytesIO()
             part.write_ndjson(buffer)
-            tag = uuid.UUID(int=int(rng.integers(0, 2**62)))
+            tag = uuid.UUID(bytes=rng.bytes(16), version=4)
             minute = offset // rows_per_object % 60
             name = f"retail-trans-1-{stamp:%Y-%m-%d-%H}-{minute:02d}-00-{tag}"
             lake.put(f"{prefix}{folder}{name}", buffer.getvalue())
