@@ -452,16 +452,22 @@ class Athena:
             )
         partitioned_by = [c.lower() for c in options.pop("partitioned_by", [])]
         location = options.pop("external_location", None)
-        if location is None:
-            location = f"{self._results_folder(None)}tables/{query_id}/"
-        location = folder(location)
-        parse_uri(location, need_key=False)
         if options:
             raise InvalidRequestException(
                 f"CREATE TABLE AS: table properties {sorted(options)} are not supported; use "
                 "external_location, format, parquet_compression, write_compression and "
                 "partitioned_by."
             )
+        if location is None:
+            results = self._results_folder(None)
+            if results is None:
+                raise InvalidRequestException(
+                    "CREATE TABLE AS needs WITH (external_location='s3://...') or a query result "
+                    "location (athena.output_location) to put the table under."
+                )
+            location = f"{results}tables/{query_id}/"
+        location = folder(location)
+        parse_uri(location, need_key=False)
         if self.lake.list(location):
             raise InvalidRequestException(
                 f"HIVE_PATH_ALREADY_EXISTS: Target directory for table '{database}.{name}' "
@@ -538,6 +544,8 @@ class Athena:
             target = location.rstrip("/")
         else:
             suffix = ".parquet" if fmt == "parquet" else ".json"
+            if fmt == "json" and codec != "uncompressed":
+                suffix += ".gz" if codec == "gzip" else f".{codec}"
             target = f"{location}{query_id}_0{suffix}"
         try:
             written = con.execute(
