@@ -59,7 +59,6 @@ def athena(
         typer.echo(f"{error.code}: {error.message}", err=True)
         raise typer.Exit(1) from None
     typer.echo(result.to_polars())
-    typer.echo(
-        f"query {result.query_id}: {result.engine_ms} ms, {result.data_scanned_bytes:,} bytes scanned"
-    )
+    scanned = f"{result.data_scanned_bytes:,} bytes scanned"
+    typer.echo(f"query {result.query_id}: {result.engine_ms} ms, {scanned}")
     typer.echo(f"results: {result.output_location}")
