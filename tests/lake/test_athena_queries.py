@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 import pytest
@@ -234,3 +235,32 @@ def test_the_catalog_survives_a_new_workbench_on_the_same_home(make_lab):
         "n"
     ].to_pylist() == [lab.records.height]
     assert len(again.athena.history()) == runs + 1
+
+
+def test_backquoted_names_work_in_queries_too(make_lab):
+    lab = make_lab(rows=300, landings=[("2010-03-04 05:00", 1, 3)])
+    lab.setup()
+    rows = lab.sql(
+        "SELECT `country`, count(*) AS `n` FROM `mydatabase`.`retail_trans_json` "
+        "WHERE `month` = 3 AND `description` <> '`' GROUP BY `country`"
+    ).to_polars()
+    assert rows["n"].sum() == lab.records.height
+
+
+def test_queries_from_several_threads_at_once(make_lab):
+    lab = make_lab(rows=2000)
+    lab.setup()
+    expected = {
+        hour: lab.records.filter(pl.col("InvoiceDate").dt.hour() == hour).height
+        for hour in (0, 1, 21, 22)
+    }
+
+    def count(hour: int) -> int:
+        result = lab.sql(f"SELECT count(*) n FROM retail_trans_json WHERE hour = {hour}")
+        return result.to_arrow()["n"][0].as_py()
+
+    with ThreadPoolExecutor(4) as pool:
+        hours = list(expected) * 3
+        answers = list(pool.map(count, hours))
+    assert answers == [expected[h] for h in hours]
+    assert len(set(lab.wb.athena.list_query_executions())) == len(lab.wb.athena.history())

@@ -225,12 +225,33 @@ def parse(sql: str) -> Statement:
         match = pattern.match(text)
         if match:
             return _COMMAND_READERS[kind](match)
-    trees = _sqlglot_parse(text)
+    try:
+        trees = _sqlglot_parse(text)
+    except InvalidRequestException:
+        # Athena's DDL takes `backquoted` names and learners carry them into queries; Trino's
+        # grammar does not, so a query that fails is read again with them as "quoted" names.
+        if "`" not in text:
+            raise
+        trees = _sqlglot_parse(_double_quote_backquotes(text))
     if len(trees) != 1:
         raise InvalidRequestException(
             f"Athena runs one statement per query; this text holds {len(trees)}."
         )
     return _from_tree(trees[0], text)
+
+
+_STRING_OR_BACKQUOTED = re.compile(r"('(?:[^']|'')*')|`([^`]*)`")
+
+
+def _double_quote_backquotes(text: str) -> str:
+    """``text`` with `name` written "name", string literals left alone.
+
+    >>> print(_double_quote_backquotes("SELECT `a` FROM t WHERE b = '`x`'"))
+    SELECT "a" FROM t WHERE b = '`x`'
+    """
+    return _STRING_OR_BACKQUOTED.sub(
+        lambda m: m.group(1) or '"' + m.group(2).replace('"', '""') + '"', text
+    )
 
 
 def _sqlglot_parse(text: str) -> list[exp.Expression]:
