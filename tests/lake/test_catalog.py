@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -182,3 +184,22 @@ def test_partitions_are_a_set_whatever_the_order_and_repeats(tmp_path_factory, a
     listed = [p.values for p in catalog.get_partitions("default", "t")]
     assert new == len(listed) == len(set(added))
     assert sorted(listed) == sorted({(str(y), f"{m:02d}") for y, m in added})
+
+
+@pytest.mark.parametrize(
+    ("ddl", "database", "name"),
+    [
+        (CREATE_TABLE.format(bucket="retail-lab"), "mydatabase", "retail_trans_json"),
+        (PARQUET_TABLE, "default", "events"),
+    ],
+)
+def test_show_create_table_makes_the_same_table_again(wb, ddl, database, name):
+    wb.athena.execute("CREATE DATABASE mydatabase")
+    wb.athena.execute(ddl)
+    before = wb.catalog.get_table(database, name)
+    shown = wb.athena.execute(f"SHOW CREATE TABLE {database}.{name}")
+    statement = "\n".join(shown.to_arrow()["createtab_stmt"].to_pylist())
+    wb.athena.execute(f"DROP TABLE {database}.{name}")
+    wb.athena.execute(statement)
+    after = wb.catalog.get_table(database, name)
+    assert dataclasses.replace(after, create_time=0) == dataclasses.replace(before, create_time=0)

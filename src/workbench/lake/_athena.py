@@ -340,6 +340,10 @@ class Athena:
             bucket=_bucket(table),
         )
 
+    def _do_ShowCreateTable(self, s: dialect.ShowCreateTable, current: str, _: str) -> _Run:
+        table = self.catalog.get_table(*s.table.qualified(current))
+        return _Run(_text_table("createtab_stmt", _create_statement(table).split("\n")))
+
     def _do_AddPartitions(self, s: dialect.AddPartitions, current: str, _: str) -> _Run:
         table = self.catalog.get_table(*s.table.qualified(current))
         partitions = []
@@ -690,6 +694,38 @@ def _bigint_sums(con: duckdb.DuckDBPyConnection, sql: str) -> str:
         return sql
     casts = ", ".join(f"CAST({quote(n)} AS BIGINT) AS {quote(n)}" for n in wide)
     return f"SELECT * REPLACE ({casts}) FROM ({sql})"
+
+
+def _quoted_pairs(pairs: dict[str, str]) -> str:
+    return ",\n".join(f"  {literal(k)}={literal(v)}" for k, v in pairs.items())
+
+
+def _create_statement(table: Table) -> str:
+    """The CREATE EXTERNAL TABLE that makes ``table`` again, as SHOW CREATE TABLE prints it."""
+
+    def columns(items: tuple[Column, ...]) -> str:
+        return ",\n".join(
+            f"  `{c.name}` {c.type}" + (f" COMMENT {literal(c.comment)}" if c.comment else "")
+            for c in items
+        )
+
+    lines = [
+        f"CREATE EXTERNAL TABLE `{table.database}`.`{table.name}`(",
+        columns(table.columns) + ")",
+    ]
+    if table.comment:
+        lines.append(f"COMMENT {literal(table.comment)}")
+    if table.partition_keys:
+        lines += ["PARTITIONED BY (", columns(table.partition_keys) + ")"]
+    lines += ["ROW FORMAT SERDE", f"  {literal(table.serde)}"]
+    if table.serde_properties:
+        lines += ["WITH SERDEPROPERTIES (", _quoted_pairs(table.serde_properties) + ")"]
+    lines += ["STORED AS INPUTFORMAT", f"  {literal(table.input_format)}"]
+    lines += ["OUTPUTFORMAT", f"  {literal(table.output_format)}"]
+    lines += ["LOCATION", f"  {literal(table.location)}"]
+    if table.properties:
+        lines += ["TBLPROPERTIES (", _quoted_pairs(table.properties) + ")"]
+    return "\n".join(lines)
 
 
 def _bucket(table: Table) -> str:

@@ -38,6 +38,7 @@ _COMMANDS = [
     ),
     ("show_partitions", re.compile(rf"^SHOW\s+PARTITIONS\s+{_NAME}$", re.I | re.S)),
     ("show_columns", re.compile(rf"^SHOW\s+COLUMNS\s+(?:IN|FROM)\s+{_NAME}$", re.I | re.S)),
+    ("show_create", re.compile(rf"^SHOW\s+CREATE\s+TABLE\s+{_NAME}$", re.I | re.S)),
     (
         "add_partitions",
         re.compile(
@@ -195,6 +196,12 @@ class ShowPartitions(Statement):
 
 
 @dataclass(frozen=True)
+class ShowCreateTable(Statement):
+    table: TableName
+    kind: str = field(init=False, repr=False, default="ddl")
+
+
+@dataclass(frozen=True)
 class Describe(Statement):
     table: TableName
     kind: str = field(init=False, repr=False, default="ddl")
@@ -292,7 +299,7 @@ def _from_tree(tree: exp.Expression, text: str) -> Statement:
         f"{' '.join(first).upper()} is not supported by the workbench's Athena. It runs SELECT "
         "(with WITH, UNION, joins), CREATE TABLE AS SELECT, CREATE DATABASE, DROP DATABASE, "
         "CREATE EXTERNAL TABLE, DROP TABLE, MSCK REPAIR TABLE, ALTER TABLE ADD/DROP PARTITION, "
-        "SHOW DATABASES/TABLES/PARTITIONS/COLUMNS and DESCRIBE."
+        "SHOW DATABASES/TABLES/PARTITIONS/COLUMNS/CREATE TABLE and DESCRIBE."
     )
 
 
@@ -563,6 +570,7 @@ _COMMAND_READERS = {
     ),
     "show_partitions": lambda m: ShowPartitions(_split_name(m["name"])),
     "show_columns": lambda m: Describe(_split_name(m["name"])),
+    "show_create": lambda m: ShowCreateTable(_split_name(m["name"])),
     "add_partitions": _read_add_partitions,
 }
 
