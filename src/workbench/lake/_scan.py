@@ -20,6 +20,8 @@ from sqlglot import exp
 from workbench.lake._catalog import Partition, Table
 from workbench.lake._sql_dialect import duckdb_type, to_duckdb
 
+_LIST_EACH_UP_TO = 16
+
 
 @dataclass(frozen=True)
 class Scan:
@@ -56,11 +58,17 @@ def list_objects(lake, table: Table, partitions: Sequence[Partition]) -> dict[in
     for index, partition in enumerate(partitions):
         by_location.setdefault(folder(partition.location), index)
     found: dict[int, list] = {i: [] for i in range(len(partitions))}
-    listed = lake.list(root) if any(loc.startswith(root) for loc in by_location) else []
-    outside = [loc for loc in by_location if not loc.startswith(root)]
-    for location in outside:
-        listed.extend(lake.list(location))
-    for obj in listed:
+    # A few partitions (a pruned query) are listed one by one; many, with one listing of the
+    # table's folder, which is cheaper than a listing per partition on S3 and on disk.
+    if len(by_location) <= _LIST_EACH_UP_TO:
+        listed = [o for location in by_location for o in lake.list(location)]
+    else:
+        listed = lake.list(root) if any(loc.startswith(root) for loc in by_location) else []
+        for location in by_location:
+            if not location.startswith(root):
+                listed.extend(lake.list(location))
+    unique = {o.uri: o for o in listed}  # nested partition folders list some objects twice
+    for obj in unique.values():
         parts = obj.uri.split("/")
         for cut in range(len(parts) - 1, 2, -1):
             prefix = "/".join(parts[:cut]) + "/"
