@@ -30,6 +30,55 @@ def _clock_step(wb: Workbench) -> list[Output]:
     return [Output(f"simulated clock moved from {start} to {wb.clock.isoformat()}", "in memory")]
 
 
+def _streams_step(wb: Workbench) -> list[Output]:
+    import random
+
+    rng = random.Random(42)
+    stream = wb.streams.create_stream("retail-trans", 4)
+    rows = [
+        {
+            "Invoice": str(536365 + i // 5),
+            "StockCode": f"{rng.randint(10000, 99999)}",
+            "Quantity": rng.randint(1, 12),
+            "Price": round(rng.uniform(0.5, 20), 2),
+            "Customer_ID": str(rng.randint(12346, 18287)),
+            "Country": rng.choice(["United Kingdom", "France", "Germany", "EIRE"]),
+        }
+        for i in range(1000)
+    ]
+    put = stream.put_frame(rows, "Customer_ID")
+    read = 0
+    for shard in stream.list_shards():
+        iterator = stream.get_shard_iterator(shard["ShardId"], "TRIM_HORIZON")
+        read += stream.get_records_arrow(iterator).table.num_rows
+    per_shard = ", ".join(f"{k[-2:]}: {v['Records']}" for k, v in sorted(put["Shards"].items()))
+    return [
+        Output(
+            f"stream retail-trans: {put['Records']} records put ({per_shard}), {read} read back",
+            "in memory",
+        ),
+        Output("retail-trans shard segments", str(stream.folder / "shards")),
+    ]
+
+
+def _sources_step(wb: Workbench) -> list[Output]:
+    from workbench.errors import ResourceNotFoundException
+    from workbench.sources import retail
+
+    try:
+        stream = wb.streams.stream("retail-trans")
+    except ResourceNotFoundException:
+        stream = wb.streams.create_stream("retail-trans", 1)
+    counts = retail(clock=wb.clock).producer(stream, max_count=1000, fast=True).run()
+    return [
+        Output(
+            f"retail producer: {counts['sent']} records into retail-trans in "
+            f"{counts['batches']} PutRecords calls, keys part-00001..part-01024",
+            str(stream.folder),
+        )
+    ]
+
+
 def _athena_step(wb: Workbench) -> list[Output]:
     from workbench.lake import MergeSmallFiles, write_retail_sample
 
@@ -60,6 +109,8 @@ def _athena_step(wb: Workbench) -> list[Output]:
 
 STEPS: list[tuple[str, Step]] = [
     ("Simulated clock", _clock_step),
+    ("Data Streams", _streams_step),
+    ("Sources", _sources_step),
     ("Athena: the lab's table and monthly revenue query", _athena_step),
 ]
 

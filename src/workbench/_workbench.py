@@ -10,7 +10,9 @@ from workbench._home import Home
 from workbench.clock import Clock, WallClock
 
 if TYPE_CHECKING:
+    from workbench.firehose import Firehose
     from workbench.lake import Athena, Catalog, Lake
+    from workbench.streams import Streams
 
 
 class Workbench:
@@ -39,6 +41,20 @@ class Workbench:
         from workbench.lake import Lake
 
         return Lake.for_home(self.home, self.clock)
+
+    @functools.cached_property
+    def firehose(self) -> Firehose:
+        """Delivery streams that buffer, transform and convert records into the lake."""
+        from workbench.firehose import Firehose
+
+        return Firehose(self)
+
+    @functools.cached_property
+    def streams(self) -> Streams:
+        """Kinesis Data Streams in this home (``<home>/streams/``)."""
+        from workbench.streams import Streams
+
+        return Streams(self.home.service_dir("streams"), self.clock)
 
     @functools.cached_property
     def catalog(self) -> Catalog:

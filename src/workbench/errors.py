@@ -107,6 +107,10 @@ class KeyTooLongError(ValidationException):
     """An object key longer than 1,024 bytes of UTF-8."""
 
 
+class ConcurrentModificationException(ServiceError):
+    """A configuration change based on a version that is no longer current."""
+
+
 class EntityNotFoundException(ResourceNotFoundException):
     """Glue: no such database, table or partition in the catalog."""
 

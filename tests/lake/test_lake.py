@@ -225,11 +225,14 @@ def test_readers_never_see_a_partial_object_even_when_the_writer_is_killed(tmp_p
     lake.create_bucket("lab")
     size = 4 << 20
     uri = "s3://lab/big.bin"
-    ctx = multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("fork")
     for _ in range(3):
         writer = ctx.Process(target=_write_forever, args=(str(root), uri, size))
         writer.start()
-        deadline = time.monotonic() + 1.0
+        started = time.monotonic()
+        while not lake.exists(uri) and time.monotonic() - started < 30:
+            time.sleep(0.01)
+        deadline = time.monotonic() + 0.5
         while time.monotonic() < deadline:
             try:
                 data = lake.get(uri)
