@@ -1,10 +1,11 @@
 """Retail transactions landed in the lake as Firehose lands them, for the Athena steps of the lab.
 
-Stands in for the Firehose flow where a notebook, test or benchmark needs the lab's data without
-running streams: seeded, vectorised (ten million rows in seconds), written through the lake API
-as newline-delimited JSON objects under ``json-data/year=YYYY/month=MM/day=DD/hour=HH/`` with the
-producer's field names (``Customer_ID``...). The frame it returns is what was written, so a test
-can compute the answers independently of the SQL engine.
+Stands in for the stream-and-Firehose flow where a notebook, test or benchmark needs the lab's
+data without running them: the records of the sources room's retail source (the lab's producer,
+seeded), spread over the given hours and written through the lake API as newline-delimited JSON
+objects under ``json-data/year=YYYY/month=MM/day=DD/hour=HH/`` with the producer's field names
+(``Customer_ID``...). The frame it returns is what was written, so a test can compute the answers
+independently of the SQL engine.
 
 >>> import tempfile
 >>> from workbench.lake import Lake
@@ -26,40 +27,9 @@ import numpy as np
 import polars as pl
 
 from workbench.clock import parse_instant
+from workbench.sources import retail
 
-_COUNTRIES = [
-    ("United Kingdom", 0.86),
-    ("Germany", 0.03),
-    ("France", 0.025),
-    ("EIRE", 0.02),
-    ("Netherlands", 0.015),
-    ("Spain", 0.01),
-    ("Belgium", 0.01),
-    ("Switzerland", 0.008),
-    ("Portugal", 0.007),
-    ("Australia", 0.006),
-    ("Norway", 0.005),
-    ("Sweden", 0.004),
-]
-_WORDS = [
-    "WHITE", "HANGING", "HEART", "T-LIGHT", "HOLDER", "CHRISTMAS", "GLASS", "BALL", "LIGHTS",
-    "REGENCY", "CAKESTAND", "3", "TIER", "JUMBO", "BAG", "RED", "RETROSPOT", "PARTY", "BUNTING",
-    "LUNCH", "BOX", "PINK", "CHERRY", "VINTAGE", "SET", "OF", "6", "CERAMIC", "MUG", "15CM",
-]  # fmt: skip
-_PRODUCTS = 2000
-_CUSTOMERS = 4000
-_LINES_PER_INVOICE = 8
-
-
-def _products(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    codes = rng.choice(np.arange(10000, 99999), _PRODUCTS, replace=False).astype(str)
-    suffixes = rng.choice(list("ABCDEFGHJKLMNPRSTUVW"), _PRODUCTS)
-    letters = np.where(rng.random(_PRODUCTS) < 0.15, suffixes, "")
-    codes = np.char.add(codes, letters)
-    words = rng.choice(_WORDS, (_PRODUCTS, 4))
-    descriptions = np.array([" ".join(w) for w in words])
-    prices = np.round(np.exp(rng.normal(0.8, 0.9, _PRODUCTS)), 2).clip(0.1, 300.0)
-    return codes, descriptions, prices
+_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def write_retail_sample(
@@ -77,35 +47,24 @@ def write_retail_sample(
     Returns the records as a polars frame with the producer's field names (InvoiceDate as text,
     exactly as written).
     """
-    rng = np.random.default_rng(seed)
-    codes, descriptions, prices = _products(rng)
-    invoices = max(1, rows // _LINES_PER_INVOICE)
-    invoice_of_row = np.sort(rng.integers(0, invoices, rows))
     start_s = int(parse_instant(start))
-    invoice_times = start_s + np.sort(rng.integers(0, hours * 3600, invoices))
-    customers = rng.zipf(1.3, invoices) % _CUSTOMERS + 12346
-    customer_ids = np.char.add(customers.astype(str), ".0")
-    customer_ids = np.where(rng.random(invoices) < 0.2, "", customer_ids)
-    names = np.array([c for c, _ in _COUNTRIES])
-    weights = np.array([w for _, w in _COUNTRIES])
-    countries = rng.choice(names, invoices, p=weights / weights.sum())
-    product = (rng.zipf(1.2, rows) - 1) % _PRODUCTS
-    quantity = np.clip(rng.geometric(0.25, rows), 1, 480)
-    frame = pl.DataFrame(
-        {
-            "Invoice": (489434 + invoice_of_row).astype(str),
-            "StockCode": codes[product],
-            "Description": descriptions[product],
-            "Quantity": quantity.astype(np.int64),
-            "InvoiceDate": invoice_times[invoice_of_row],
-            "Price": prices[product],
-            "Customer_ID": customer_ids[invoice_of_row],
-            "Country": countries[invoice_of_row],
-        }
-    ).with_columns(pl.from_epoch("InvoiceDate", time_unit="s").dt.strftime("%Y-%m-%d %H:%M:%S"))
+    span = hours * 3600
+    frame = retail(seed=seed, start=start_s, rate=rows / span).frame(rows)
+    seconds = frame["InvoiceDate"].str.to_datetime(_FORMAT).dt.epoch("s").to_numpy() - start_s
+    if (np.diff(seconds) < 0).any():  # a source with out-of-order knobs: land in time order
+        order = np.argsort(seconds, kind="stable")
+        frame, seconds = frame[order], seconds[order]
+    if len(seconds) and seconds.max() >= span:
+        # Arrivals are random: squeeze the few that run past the window back into it.
+        seconds = seconds * (span - 1) // seconds.max()
+    frame = frame.with_columns(
+        pl.from_epoch(pl.Series(seconds + start_s), time_unit="s")
+        .dt.strftime(_FORMAT)
+        .alias("InvoiceDate")
+    )
     prefix = prefix if prefix.endswith("/") else prefix + "/"
-    hour_of_row = (invoice_times[invoice_of_row] - start_s) // 3600
-    bounds = np.searchsorted(hour_of_row, np.arange(hours + 1))
+    rng = np.random.default_rng(seed)
+    bounds = np.searchsorted(seconds // 3600, np.arange(hours + 1))
     for hour in range(hours):
         chunk = frame.slice(int(bounds[hour]), int(bounds[hour + 1] - bounds[hour]))
         stamp = pl.from_epoch(pl.Series([start_s + hour * 3600]), time_unit="s")[0]
