@@ -72,7 +72,7 @@ def test_partitioned_ctas_writes_hive_folders_and_registers_partitions(lab_with_
     assert shown == expected
     keys = {o.key.rsplit("/", 1)[0] for o in lab.wb.lake.list("s3://retail-lab/by-day/")}
     assert keys == {f"by-day/{p}" for p in expected}
-    table = lab.wb.catalog.get_table("mydatabase", "by_day").to_glue()
+    table = lab.wb.catalog.table("mydatabase", "by_day").to_glue()
     assert [c["Name"] for c in table["PartitionKeys"]] == ["year", "month", "day"]
     assert table["Parameters"]["parquet.compression"] == "SNAPPY"
     one_day = lab.sql(

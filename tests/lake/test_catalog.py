@@ -36,7 +36,8 @@ def wb(tmp_path):
 def test_the_labs_table_is_kept_as_glue_describes_it(wb):
     wb.athena.execute("CREATE DATABASE mydatabase")
     wb.athena.execute(CREATE_TABLE.format(bucket="retail-lab"))
-    glue = wb.catalog.get_table("MyDatabase", "RETAIL_TRANS_JSON").to_glue()
+    # Glue's GetTable, as Firehose's Parquet conversion reads a schema from the catalog.
+    glue = wb.catalog.get_table(database_name="MyDatabase", name="RETAIL_TRANS_JSON")["Table"]
     descriptor = glue["StorageDescriptor"]
     assert glue["Name"] == "retail_trans_json" and glue["DatabaseName"] == "mydatabase"
     assert glue["TableType"] == "EXTERNAL_TABLE"
@@ -55,6 +56,15 @@ def test_the_labs_table_is_kept_as_glue_describes_it(wb):
     assert descriptor["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
     assert descriptor["InputFormat"] == "org.apache.hadoop.mapred.TextInputFormat"
     assert descriptor["OutputFormat"] == "org.apache.hadoop.hive.ql.io.IgnoreKeyTextOutputFormat"
+    listed = wb.catalog.get_tables("mydatabase")["TableList"]
+    assert [t["Name"] for t in listed] == ["retail_trans_json"]
+    wb.athena.execute(
+        "ALTER TABLE mydatabase.retail_trans_json ADD PARTITION (year=2010, month=3, day=1, hour=2)"
+    )
+    (partition,) = wb.catalog.get_partitions("mydatabase", "retail_trans_json")["Partitions"]
+    assert partition["Values"] == ["2010", "3", "1", "2"]
+    location = "s3://retail-lab/json-data/year=2010/month=3/day=1/hour=2/"
+    assert partition["StorageDescriptor"]["Location"] == location
 
 
 def test_ddl_round_trips(wb):
@@ -63,7 +73,7 @@ def test_ddl_round_trips(wb):
     athena.execute("CREATE DATABASE IF NOT EXISTS analytics")
     with pytest.raises(AlreadyExistsException):
         athena.execute("CREATE DATABASE analytics")
-    assert wb.catalog.get_database("analytics")["Description"] == "team"
+    assert wb.catalog.get_database("analytics")["Database"]["Description"] == "team"
     names = athena.execute("SHOW DATABASES").to_arrow()["database_name"].to_pylist()
     assert names == ["analytics", "default"]
     assert athena.execute("SHOW SCHEMAS LIKE 'ana*'").to_arrow()["database_name"].to_pylist() == [
@@ -72,7 +82,7 @@ def test_ddl_round_trips(wb):
 
     athena.database = "analytics"
     athena.execute(PARQUET_TABLE)
-    table = wb.catalog.get_table("analytics", "events")
+    table = wb.catalog.table("analytics", "events")
     assert table.format == "parquet" and table.comment == "parquet events"
     assert table.properties == {"parquet.compression": "SNAPPY", "classification": "parquet"}
     described = athena.execute("DESCRIBE events").to_arrow().to_pylist()
@@ -88,7 +98,7 @@ def test_ddl_round_trips(wb):
         "ALTER TABLE events ADD PARTITION (dt='2026-01-01') LOCATION 's3://retail-lab/e/1/' "
         "PARTITION (dt='2026-01-02')"
     )
-    partitions = wb.catalog.get_partitions("analytics", "events")
+    partitions = wb.catalog.partitions("analytics", "events")
     assert [(p.values, p.location) for p in partitions] == [
         (("2026-01-01",), "s3://retail-lab/e/1/"),
         (("2026-01-02",), "s3://retail-lab/events/dt=2026-01-02/"),
@@ -113,7 +123,7 @@ def test_ddl_round_trips(wb):
         "CREATE EXTERNAL TABLE t2 (a int) STORED AS PARQUET LOCATION 's3://retail-lab/t/'"
     )
     athena.execute("DROP DATABASE analytics CASCADE")
-    assert [d["Name"] for d in wb.catalog.get_databases()] == ["default"]
+    assert [d["Name"] for d in wb.catalog.get_databases()["DatabaseList"]] == ["default"]
 
 
 def test_ctas_of_no_rows_creates_the_table_and_writes_nothing(wb):
@@ -122,7 +132,7 @@ def test_ctas_of_no_rows_creates_the_table_and_writes_nothing(wb):
         "SELECT 1 AS a, 'x' AS b WHERE false"
     )
     assert wb.lake.list("s3://retail-lab/nothing/") == []
-    assert [c.name for c in wb.catalog.get_table("default", "nothing").columns] == ["a", "b"]
+    assert [c.name for c in wb.catalog.table("default", "nothing").columns] == ["a", "b"]
     assert wb.athena.execute("SELECT count(*) n FROM nothing").to_arrow()["n"].to_pylist() == [0]
 
 
@@ -131,7 +141,7 @@ def test_ctas_as_json_reads_back(wb):
         "CREATE TABLE j WITH (external_location='s3://retail-lab/j/', format='JSON') AS "
         "SELECT x AS n, CAST(x AS varchar) AS s FROM UNNEST(sequence(1, 5)) AS t(x)"
     )
-    assert wb.catalog.get_table("default", "j").format == "json"
+    assert wb.catalog.table("default", "j").format == "json"
     rows = wb.athena.execute("SELECT sum(n) total, max(s) top FROM j").to_arrow().to_pylist()
     assert rows == [{"total": 15, "top": "5"}]
 
@@ -159,7 +169,7 @@ def test_table_definitions_are_checked(tmp_path):
             format="json",
         )
     with pytest.raises(EntityNotFoundException, match="nope"):
-        catalog.get_table("nope", "t")
+        catalog.table("nope", "t")
 
 
 @settings(max_examples=25, deadline=None)
@@ -181,7 +191,7 @@ def test_partitions_are_a_set_whatever_the_order_and_repeats(tmp_path_factory, a
         new += catalog.add_partitions(
             "default", "t", [((str(year), f"{month:02d}"), f"s3://b/t/{year}/{month}/")]
         )
-    listed = [p.values for p in catalog.get_partitions("default", "t")]
+    listed = [p.values for p in catalog.partitions("default", "t")]
     assert new == len(listed) == len(set(added))
     assert sorted(listed) == sorted({(str(y), f"{m:02d}") for y, m in added})
 
@@ -196,10 +206,10 @@ def test_partitions_are_a_set_whatever_the_order_and_repeats(tmp_path_factory, a
 def test_show_create_table_makes_the_same_table_again(wb, ddl, database, name):
     wb.athena.execute("CREATE DATABASE mydatabase")
     wb.athena.execute(ddl)
-    before = wb.catalog.get_table(database, name)
+    before = wb.catalog.table(database, name)
     shown = wb.athena.execute(f"SHOW CREATE TABLE {database}.{name}")
     statement = "\n".join(shown.to_arrow()["createtab_stmt"].to_pylist())
     wb.athena.execute(f"DROP TABLE {database}.{name}")
     wb.athena.execute(statement)
-    after = wb.catalog.get_table(database, name)
+    after = wb.catalog.table(database, name)
     assert dataclasses.replace(after, create_time=0) == dataclasses.replace(before, create_time=0)

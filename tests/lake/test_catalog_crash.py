@@ -19,7 +19,7 @@ from workbench.lake import Catalog, Column, Table
 catalog = Catalog(sys.argv[1])
 catalog.create_table(Table(database="default", name="t", columns=(Column("a", "int"),),
     partition_keys=(Column("n", "int"),), location="s3://b/t", format="parquet"), exist_ok=True)
-start = len(catalog.get_partitions("default", "t"))
+start = len(catalog.partitions("default", "t"))
 print("ready", flush=True)
 for batch in range(start // {batch}, 10_000):
     catalog.add_partitions("default", "t", [((str(batch * {batch} + i),), f"s3://b/t/n={{i}}/")
@@ -40,7 +40,7 @@ def test_a_killed_writer_leaves_only_whole_batches_of_partitions(tmp_path):
         time.sleep(rng.uniform(0.2, 0.6))
         writer.send_signal(signal.SIGKILL)
         writer.wait()
-        partitions = Catalog(path).get_partitions("default", "t")
+        partitions = Catalog(path).partitions("default", "t")
         count = len(partitions)
         assert count % BATCH == 0 and count >= seen
         assert sorted(int(p.values[0]) for p in partitions) == list(range(count))

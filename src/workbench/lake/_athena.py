@@ -268,13 +268,13 @@ class Athena:
         return _Run(pa.table({}))
 
     def _do_MsckRepair(self, s: dialect.MsckRepair, current: str, _: str) -> _Run:
-        table = self.catalog.get_table(*s.table.qualified(current))
+        table = self.catalog.table(*s.table.qualified(current))
         if not table.partition_keys:
             raise InvalidRequestException(
                 f"MSCK REPAIR TABLE: {table.database}.{table.name} is not partitioned."
             )
         root = folder(table.location)
-        known = {p.values for p in self.catalog.get_partitions(table.database, table.name)}
+        known = {p.values for p in self.catalog.partitions(table.database, table.name)}
         found: dict[tuple[str, ...], str] = {}
         for obj in self.lake.list(root):
             folders = obj.uri[len(root) :].split("/")[:-1]
@@ -304,28 +304,28 @@ class Athena:
         return _Run(_text_table("result", lines), bucket=_bucket(table))
 
     def _do_ShowDatabases(self, s: dialect.ShowDatabases, current: str, _: str) -> _Run:
-        names = [d["Name"] for d in self.catalog.get_databases()]
+        names = [d["Name"] for d in self.catalog.databases()]
         return _Run(_text_table("database_name", [n for n in names if dialect.like(s.pattern, n)]))
 
     def _do_ShowTables(self, s: dialect.ShowTables, current: str, _: str) -> _Run:
-        tables = self.catalog.get_tables(s.database or current)
+        tables = self.catalog.tables(s.database or current)
         names = [t.name for t in tables if dialect.like(s.pattern, t.name)]
         return _Run(_text_table("tab_name", names))
 
     def _do_ShowPartitions(self, s: dialect.ShowPartitions, current: str, _: str) -> _Run:
-        table = self.catalog.get_table(*s.table.qualified(current))
+        table = self.catalog.table(*s.table.qualified(current))
         if not table.partition_keys:
             raise InvalidRequestException(
                 f"SHOW PARTITIONS: {table.database}.{table.name} is not partitioned."
             )
-        partitions = self.catalog.get_partitions(table.database, table.name)
+        partitions = self.catalog.partitions(table.database, table.name)
         return _Run(
             _text_table("partition", [p.spec(table.partition_keys) for p in partitions]),
             bucket=_bucket(table),
         )
 
     def _do_Describe(self, s: dialect.Describe, current: str, _: str) -> _Run:
-        table = self.catalog.get_table(*s.table.qualified(current))
+        table = self.catalog.table(*s.table.qualified(current))
         rows = [(c.name, c.type, c.comment) for c in table.all_columns]
         if table.partition_keys:
             rows += [
@@ -341,11 +341,11 @@ class Athena:
         )
 
     def _do_ShowCreateTable(self, s: dialect.ShowCreateTable, current: str, _: str) -> _Run:
-        table = self.catalog.get_table(*s.table.qualified(current))
+        table = self.catalog.table(*s.table.qualified(current))
         return _Run(_text_table("createtab_stmt", _create_statement(table).split("\n")))
 
     def _do_AddPartitions(self, s: dialect.AddPartitions, current: str, _: str) -> _Run:
-        table = self.catalog.get_table(*s.table.qualified(current))
+        table = self.catalog.table(*s.table.qualified(current))
         partitions = []
         for spec, location in s.partitions:
             values = _spec_values(table, spec)
@@ -368,7 +368,7 @@ class Athena:
         return _Run(pa.table({}), bucket=_bucket(table))
 
     def _do_DropPartitions(self, s: dialect.DropPartitions, current: str, _: str) -> _Run:
-        table = self.catalog.get_table(*s.table.qualified(current))
+        table = self.catalog.table(*s.table.qualified(current))
         values = [_spec_values(table, spec) for spec in s.partitions]
         self.catalog.delete_partitions(table.database, table.name, values, if_exists=s.if_exists)
         return _Run(pa.table({}), bucket=_bucket(table))
@@ -399,7 +399,7 @@ class Athena:
         bucket = None
         for number, node in enumerate(references):
             table = resolved[id(node)]
-            partitions = self.catalog.get_partitions(table.database, table.name)
+            partitions = self.catalog.partitions(table.database, table.name)
             if table.partition_keys:
                 partitions = prune(
                     con, table, partitions, _partition_conditions(node, table, resolved)
@@ -422,7 +422,7 @@ class Athena:
         name = dialect._table_name(node)
         database, table = name.qualified(current)
         try:
-            return self.catalog.get_table(database, table)
+            return self.catalog.table(database, table)
         except EntityNotFoundException:
             raise InvalidRequestException(
                 f"TABLE_NOT_FOUND: Table 'awsdatacatalog.{database}.{table}' does not exist"
@@ -431,9 +431,9 @@ class Athena:
     # -- CTAS ----------------------------------------------------------------------------------
     def _do_CreateTableAs(self, s: dialect.CreateTableAs, current: str, query_id: str) -> _Run:
         database, name = s.table.qualified(current)
-        self.catalog.get_database(database)
+        self.catalog.database(database)
         try:
-            self.catalog.get_table(database, name)
+            self.catalog.table(database, name)
         except EntityNotFoundException:
             pass
         else:

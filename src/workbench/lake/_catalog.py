@@ -14,7 +14,7 @@ record their values (as text, as Glue stores them: ``month=03`` keeps ``"03"``) 
 >>> catalog.create_table(table)
 >>> catalog.add_partitions("mydatabase", "t", [(("2026",), "s3://b/t/year=2026/")])
 1
->>> [p.values for p in catalog.get_partitions("mydatabase", "t")]
+>>> [p.values for p in catalog.partitions("mydatabase", "t")]
 [('2026',)]
 """
 
@@ -223,9 +223,9 @@ class Catalog:
                     "INSERT INTO databases VALUES (?, ?, ?, ?)",
                     (name, description, location_uri, self._now()),
                 )
-        return self.get_database(name)
+        return self.database(name)
 
-    def get_database(self, name: str) -> dict:
+    def database(self, name: str) -> dict:
         name = _name("database", name)
         with self._db.read() as con:
             row = con.execute("SELECT * FROM databases WHERE name=?", (name,)).fetchone()
@@ -235,7 +235,7 @@ class Catalog:
             )
         return _database_dict(row)
 
-    def get_databases(self) -> list[dict]:
+    def databases(self) -> list[dict]:
         with self._db.read() as con:
             rows = con.execute("SELECT * FROM databases ORDER BY name").fetchall()
         return [_database_dict(r) for r in rows]
@@ -243,7 +243,7 @@ class Catalog:
     def delete_database(self, name: str, *, cascade: bool = False) -> None:
         """Drop a database; with tables in it only when ``cascade`` (their objects stay)."""
         name = _name("database", name)
-        self.get_database(name)
+        self.database(name)
         with self._db.write() as con:
             tables = con.execute("SELECT name FROM tables WHERE database=?", (name,)).fetchall()
             if tables and not cascade:
@@ -265,7 +265,7 @@ class Catalog:
             name=name,
             create_time=table.create_time or self._now(),
         )
-        self.get_database(database)
+        self.database(database)
         with self._db.write() as con:
             found = con.execute(
                 "SELECT 1 FROM tables WHERE database=? AND name=?", (database, name)
@@ -276,7 +276,7 @@ class Catalog:
                 raise AlreadyExistsException(f"Table {database}.{name} already exists.")
             con.execute("INSERT INTO tables VALUES (?, ?, ?)", (database, name, table._to_json()))
 
-    def get_table(self, database: str, name: str) -> Table:
+    def table(self, database: str, name: str) -> Table:
         """The table ``database.name`` (EntityNotFoundException naming what is missing)."""
         database, name = _name("database", database), _name("table", name)
         with self._db.read() as con:
@@ -284,13 +284,13 @@ class Catalog:
                 "SELECT definition FROM tables WHERE database=? AND name=?", (database, name)
             ).fetchone()
         if row is None:
-            self.get_database(database)
+            self.database(database)
             raise EntityNotFoundException(f"Table {database}.{name} not found.")
         return Table._from_json(row["definition"])
 
-    def get_tables(self, database: str) -> list[Table]:
+    def tables(self, database: str) -> list[Table]:
         database = _name("database", database)
-        self.get_database(database)
+        self.database(database)
         with self._db.read() as con:
             rows = con.execute(
                 "SELECT definition FROM tables WHERE database=? ORDER BY name", (database,)
@@ -299,7 +299,7 @@ class Catalog:
 
     def delete_table(self, database: str, name: str) -> None:
         """Forget a table and its partitions; its objects in the lake stay, as in Athena."""
-        table = self.get_table(database, name)
+        table = self.table(database, name)
         with self._db.write() as con:
             con.execute(
                 "DELETE FROM tables WHERE database=? AND name=?", (table.database, table.name)
@@ -322,7 +322,7 @@ class Catalog:
 
         All or none are added: an existing partition without ``if_not_exists`` adds nothing.
         """
-        definition = self.get_table(database, table)
+        definition = self.table(database, table)
         keys = definition.partition_keys
         rows = []
         for values, location in partitions:
@@ -349,8 +349,8 @@ class Catalog:
                 added += cursor.rowcount
         return added
 
-    def get_partitions(self, database: str, table: str) -> list[Partition]:
-        definition = self.get_table(database, table)
+    def partitions(self, database: str, table: str) -> list[Partition]:
+        definition = self.table(database, table)
         with self._db.read() as con:
             rows = con.execute(
                 "SELECT vals, location, create_time FROM partitions "
@@ -364,7 +364,7 @@ class Catalog:
     def delete_partitions(
         self, database: str, table: str, values: Iterable[Sequence[str]], *, if_exists: bool
     ) -> int:
-        definition = self.get_table(database, table)
+        definition = self.table(database, table)
         removed = 0
         with self._db.write() as con:
             for vals in values:
@@ -383,6 +383,38 @@ class Catalog:
                     )
                 removed += cursor.rowcount
         return removed
+
+    # -- Glue's API shapes (what boto3's glue client returns) -------------------------------------
+    def get_database(self, name: str) -> dict:
+        """GetDatabase: ``{"Database": {...}}``."""
+        return {"Database": self.database(name)}
+
+    def get_databases(self) -> dict:
+        """GetDatabases: ``{"DatabaseList": [...]}``."""
+        return {"DatabaseList": self.databases()}
+
+    def get_table(self, database_name: str, name: str) -> dict:
+        """GetTable: ``{"Table": {...}}`` with the StorageDescriptor, PartitionKeys..."""
+        return {"Table": self.table(database_name, name).to_glue()}
+
+    def get_tables(self, database_name: str) -> dict:
+        """GetTables: ``{"TableList": [...]}``."""
+        return {"TableList": [t.to_glue() for t in self.tables(database_name)]}
+
+    def get_partitions(self, database_name: str, table_name: str) -> dict:
+        """GetPartitions: ``{"Partitions": [{"Values", "StorageDescriptor": {"Location"}}...]}``."""
+        return {
+            "Partitions": [
+                {
+                    "Values": list(p.values),
+                    "DatabaseName": database_name.lower(),
+                    "TableName": table_name.lower(),
+                    "CreationTime": p.create_time,
+                    "StorageDescriptor": {"Location": p.location},
+                }
+                for p in self.partitions(database_name, table_name)
+            ]
+        }
 
     def __repr__(self) -> str:
         return f"Catalog({str(self._db.path)!r})"

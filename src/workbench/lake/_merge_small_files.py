@@ -79,7 +79,7 @@ TBLPROPERTIES ('has_encrypted_data'='false', 'parquet.compression'='SNAPPY')""",
         ]
 
     def _columns(self) -> str:
-        table = self.athena.catalog.get_table(self.database, self.source_table)
+        table = self.athena.catalog.table(self.database, self.source_table)
         return ", ".join(c.name for c in table.columns)
 
     def statements(self, hour: datetime) -> list[str]:
@@ -112,7 +112,7 @@ TBLPROPERTIES ('has_encrypted_data'='false', 'parquet.compression'='SNAPPY')""",
             minute=0, second=0, microsecond=0
         )
         try:
-            self.athena.catalog.get_table(self.database, self.target_table)
+            self.athena.catalog.table(self.database, self.target_table)
         except EntityNotFoundException:
             raise EntityNotFoundException(
                 f"The target table {self.database}.{self.target_table} does not exist: create "
