@@ -204,6 +204,10 @@ class Athena:
             failure = _engine_error(error)
             self._record(query_id, sql, statement_type, current, "FAILED", str(failure), submitted)
             raise failure from None
+        except Exception as error:  # e.g. the lake's storage failing: kept in the history too
+            reason = f"GENERIC_INTERNAL_ERROR: {type(error).__name__}: {error}"
+            self._record(query_id, sql, statement_type, current, "FAILED", reason, submitted)
+            raise
         self._record(
             query_id,
             sql,
