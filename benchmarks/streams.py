@@ -193,8 +193,18 @@ def bench_moto(n: int) -> tuple[float, float]:
     return put_rate, get_rate
 
 
+def machine_md5_ns() -> float:
+    """Nanoseconds per hashlib MD5 of a short key: how busy this machine is right now (about
+    250 on an idle laptop core), to read the other figures against."""
+    import hashlib
+
+    rounds = 200_000
+    return 1e9 / best_rate(rounds, lambda: [hashlib.md5(b"17850").digest() for _ in range(rounds)])
+
+
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
+    calibration = machine_md5_ns()
     n = 200_000 if args.quick else 1_000_000
     puts, backlog_stream = bench_puts(n)
     get_rate, backlog = bench_get(backlog_stream)
@@ -207,6 +217,8 @@ def main() -> None:
         "latency_p99_ms": latency,
         "vs_moto_put_ratio": puts["put_records_per_s"] / moto_put,
         "vs_moto_get_ratio": get_rate / moto_get,
+        "machine_md5_ns": calibration,
+        "load_average_1m": os.getloadavg()[0],
     }
     rows = [
         ("put_records (500/batch, 4 shards)", puts["put_records_per_s"], "records/s"),
@@ -218,6 +230,8 @@ def main() -> None:
         ("moto get_records", moto_get, "records/s"),
         ("vs moto: put", figures["vs_moto_put_ratio"], "x"),
         ("vs moto: get", figures["vs_moto_get_ratio"], "x"),
+        ("machine: one MD5 call (idle laptop ~250)", calibration, "ns"),
+        ("machine: load average (1 min)", figures["load_average_1m"], ""),
     ]
     report("Data Streams", rows, figures, args.json)
 

@@ -115,3 +115,25 @@ def test_parquet_compression(make_workbench, codec):
     meta = pq.ParquetFile(io.BytesIO(wb.lake.get(obj.uri))).metadata
     assert meta.row_group(0).column(0).compression == codec
     assert meta.num_rows == 50
+
+
+def test_the_duckdb_fast_path_and_the_general_path_agree():
+    from workbench.firehose import _convert as c
+    from workbench.sources import retail as source
+
+    lines = [line.encode() for line in source(seed=11).json_lines(500)]
+    columns = [{"Name": k, "Type": v} for k, v in RETAIL_COLUMNS.items()]
+    schema = c.arrow_schema(columns)
+    fast = c._convert_with_duckdb(pa.array(lines, pa.binary()), schema, {})
+    assert fast is not None
+    general, failures = c._convert_slowly(pa.array(lines, pa.binary()), schema, {})
+    assert failures == {}
+    assert fast.equals(general)
+
+
+def test_a_record_that_breaks_the_fast_path_falls_back_without_loss():
+    records = [retail(0), retail(1), b'{"invoice": "lower-case keys", "QUANTITY": 3}']
+    table, failures = _convert(records, RETAIL_COLUMNS)
+    assert failures == {}
+    assert table.column("invoice").to_pylist() == ["489434", "489434", "lower-case keys"]
+    assert table.column("quantity").to_pylist() == [1, 2, 3]

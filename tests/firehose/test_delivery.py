@@ -76,6 +76,8 @@ def test_delivery_stream_names(make_workbench, name):
         ({"parquet_columns": {"a": "string"}, "compression": "GZIP"}, "UNCOMPRESSED"),
         ({"parquet_columns": {"a": "geometry"}}, "geometry"),
         ({"prefix": "a/!{timestamp:yyyy}/"}, "ErrorOutputPrefix is required"),
+        ({"prefix": "a//b/"}, "cannot name objects"),
+        ({"prefix": "../up/"}, "cannot name objects"),
     ],
 )
 def test_configuration_errors(make_workbench, kwargs, message):
@@ -298,3 +300,18 @@ def test_metrics_survive_a_restart(make_workbench, tmp_path):
     again = Workbench(wb.home.path, clock=wb.clock)
     metrics = again.firehose.delivery_stream("s").metrics()
     assert metrics["delivered_records"] == 7 and metrics["delivered_objects"] == 1
+
+
+def test_partition_keys_that_make_an_unusable_prefix_go_to_the_error_output(make_workbench):
+    wb = make_workbench()
+    wb.firehose.create_delivery_stream(
+        "s", bucket="lab", partition_query="{k: .k}", prefix="!{partitionKeyFromQuery:k}/",
+        error_output_prefix="errors/!{firehose:error-output-type}/",
+    )  # fmt: skip
+    wb.firehose.put_record_batch(
+        "s", [b'{"k": ".."}', b'{"k": "%s"}' % (b"x" * 600), b'{"k": "ok"}']
+    )
+    metrics = wb.firehose.delivery_stream("s").flush()
+    assert metrics["delivered_records"] == 1
+    assert metrics["failed_records"] == {"partitioning-failed": 2}
+    assert [o.key.split("/")[0] for o in objects(wb, "s3://lab/ok/")] == ["ok"]

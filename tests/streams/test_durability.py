@@ -96,7 +96,13 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_record(tmp_path):
             zygote.stdin.write(f"{round_no}\n")
             zygote.stdin.flush()
             pid = int(zygote.stdout.readline())
-            time.sleep(rng.uniform(0.02, 0.3))
+            # Kill while it produces: once it has acknowledged something, at a random moment.
+            before = acks.stat().st_size if acks.exists() else 0
+            deadline = time.monotonic() + 30
+            while (acks.stat().st_size if acks.exists() else 0) == before:
+                assert time.monotonic() < deadline, "the producer acknowledged nothing"
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0, 0.2))
             os.kill(pid, signal.SIGKILL)
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
@@ -107,7 +113,6 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_record(tmp_path):
                 time.sleep(0.005)
             found = everything(home)
             expected = acknowledged(acks)
-            assert expected, "the producer acknowledged nothing"
             missing = {k: v for k, v in expected.items() if found.get(k) != v}
             assert not missing, f"round {round_no}: {len(missing)} acknowledged records lost"
     finally:
@@ -201,3 +206,60 @@ def test_fsync_streams_flush_before_acknowledging(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fdatasync", lambda fd: (calls.append(fd), real(fd)))
     stream.put_record(b"x", "x")
     assert len(calls) == 6  # five column files, then the commit file
+
+
+def test_writers_of_two_processes_follow_each_others_segment_rollover(tmp_path):
+    """Two workbenches on one home stand for two processes, each with its own open files."""
+    from workbench import SimulatedClock
+
+    clock = SimulatedClock(start="2026-01-01")
+    one = Workbench(home=tmp_path, clock=clock).streams.create_stream("s", 1)
+    two = Workbench(home=tmp_path, clock=clock).streams.stream("s")
+    sent = []
+    for step in range(6):
+        writer = (one, two)[step % 2]
+        for i in range(3):
+            data = f"{step}-{i}".encode()
+            writer.put_record(data, data.decode())
+            sent.append(data)
+        clock.advance("61m")  # every hour a new segment, started by whichever writes next
+    folder = tmp_path / "streams/s/shards/shardId-000000000000"
+    assert len(list(folder.glob("0*"))) == 6
+    it = one.get_shard_iterator("shardId-000000000000", "TRIM_HORIZON")
+    table = one.get_records_arrow(it).table
+    assert table.column("data").to_pylist() == sent
+    seqs = [int(s) for s in table.column("sequence_number").to_pylist()]
+    assert seqs == sorted(set(seqs))
+
+
+def test_threads_sharing_one_stream_object(tmp_path):
+    import threading
+
+    stream = Workbench(home=tmp_path).streams.create_stream("s", 2)
+
+    def produce(tag):
+        for batch in range(20):
+            ids = [f"{tag}-{batch * 10 + i}" for i in range(10)]
+            if batch % 2:
+                for x in ids:
+                    stream.put_record(x.encode(), x)
+            else:
+                stream.put_records([{"Data": x.encode(), "PartitionKey": x} for x in ids])
+
+    threads = [threading.Thread(target=produce, args=(tag,)) for tag in "abcd"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    found = everything(tmp_path)
+    assert sorted(found) == sorted(f"{t}-{i}".encode() for t in "abcd" for i in range(200))
+
+
+def test_a_process_keeps_few_files_open_however_many_shards_it_writes(tmp_path):
+    stream = Workbench(home=tmp_path).streams.create_stream("s", 100)
+    before = len(os.listdir("/proc/self/fd"))
+    for start in range(0, 2000, 500):
+        ids = [str(i) for i in range(start, start + 500)]
+        stream.put_records([{"Data": x.encode(), "PartitionKey": x} for x in ids])
+    assert len(os.listdir("/proc/self/fd")) - before <= 32 * 7
+    assert len(everything(tmp_path)) == 2000

@@ -67,9 +67,10 @@ def test_resharding_errors(make_stream, make_workbench):
     with pytest.raises(ResourceNotFoundException):
         stream.split_shard("shardId-000000000042", "10")
     step = 2**128 // 3
-    for bad in ("0", "1", str(step - 1 + 1)):
+    for bad in ("0", "1", str(step - 1), str(step)):  # start + 1 and the end are excluded
         with pytest.raises(InvalidArgumentException, match="NewStartingHashKey"):
             stream.split_shard(S0, bad)
+    stream.split_shard(S1, str(2 * step - 2))  # the largest legal key: end - 1
     stream.split_shard(S0, "2")  # the smallest legal key: start + 2
     with pytest.raises(InvalidArgumentException, match="already been merged or split"):
         stream.split_shard(S0, "10")
@@ -158,3 +159,15 @@ def test_per_key_order_holds_for_a_reader_that_finishes_parents_first(make_strea
                 seen[key].append(int(n))
             done.add(sid)
     assert seen == sent
+
+
+def test_update_stream_mode_switches_resharding_on_and_off(make_workbench):
+    stream = make_workbench().streams.create_stream("od", on_demand=True)
+    stream.update_stream_mode("PROVISIONED")
+    stream.update_shard_count(8)
+    assert stream.describe_summary()["StreamDescriptionSummary"]["OpenShardCount"] == 8
+    stream.update_stream_mode("ON_DEMAND")
+    with pytest.raises(ValidationException, match="ON_DEMAND"):
+        stream.split_shard("shardId-000000000004", str(2**120))
+    with pytest.raises(ValidationException, match="enum value set"):
+        stream.update_stream_mode("SERVERLESS")

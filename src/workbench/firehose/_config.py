@@ -12,10 +12,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.errors import InvalidArgumentException, ValidationException
+from workbench.errors import InvalidArgumentException, ServiceError, ValidationException
 from workbench.firehose._convert import arrow_schema
 from workbench.firehose._partition import compile_query
 from workbench.firehose._prefix import Prefixes
+from workbench.lake._uri import check_key
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -146,6 +147,7 @@ def check_destination(config: dict[str, Any]) -> Destination:
         query_keys=_query_keys(query) if query is not None else None,
         lambda_keys_allowed=lambda_function is not None,
     )
+    _check_keys(prefixes)
     backup = backup_bucket = None
     mode = config.setdefault("S3BackupMode", "Disabled")
     if mode not in ("Disabled", "Enabled"):
@@ -160,6 +162,7 @@ def check_destination(config: dict[str, Any]) -> Destination:
         backup = Prefixes.from_config(
             backup_config.get("Prefix"), backup_config.get("ErrorOutputPrefix")
         )
+        _check_keys(backup)
     return Destination(
         config=config,
         bucket=bucket,
@@ -176,6 +179,22 @@ def check_destination(config: dict[str, Any]) -> Destination:
         backup=backup,
         backup_bucket=backup_bucket,
     )
+
+
+def _check_keys(prefixes: Prefixes) -> None:
+    """Refuse prefixes that can never name an object (``a//b/``, ``../``)."""
+    query = dict.fromkeys(prefixes.query_keys, "key")
+    from_lambda = dict.fromkeys(prefixes.lambda_keys, "key")
+    for field, evaluated in (
+        ("Prefix", prefixes.evaluate(0.0, query, from_lambda)),
+        ("ErrorOutputPrefix", prefixes.evaluate_error(0.0, "processing-failed")),
+    ):
+        try:
+            check_key(f"{evaluated}object")
+        except ServiceError as error:
+            raise InvalidArgumentException(
+                f"{field} cannot name objects: {error.message}"
+            ) from None
 
 
 def _processors(config: dict[str, Any]) -> tuple[str | None, int, str | None, bool]:

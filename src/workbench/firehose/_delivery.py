@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from workbench.errors import ResourceInUseException
+from workbench.errors import ResourceInUseException, ServiceError
 from workbench.firehose import _transform
 from workbench.firehose._config import Destination, lambda_arn
 from workbench.firehose._convert import ERROR_CODE as CONVERSION_ERROR
@@ -47,9 +47,10 @@ from workbench.firehose._state import (
     prune_ranges,
 )
 from workbench.lake import Lake, make_uri
+from workbench.lake._uri import check_key
 
 MAX_ACTIVE_PARTITIONS = 500
-READ_LIMIT = 10_000
+READ_LIMIT = 100_000
 _TRANSFORM_BATCH_BYTES = 1 << 20  # the Lambda processor's default BufferSizeInMBs
 _EXTENSIONS = {"UNCOMPRESSED": "", "GZIP": ".gz", "ZIP": ".zip", "Snappy": ".snappy",
                "HADOOP_SNAPPY": ".snappy"}  # fmt: skip
@@ -76,6 +77,10 @@ class Source(Protocol):
     def release(self, shard: str, delivered_through: str, everything_read: bool) -> None:
         """Every record up to ``delivered_through`` is in the lake (and, with
         ``everything_read``, every record read so far): the source may checkpoint or forget."""
+
+    def rewind(self) -> None:
+        """Forget read positions kept inside the source: the next poll starts from the
+        positions it is given (or from the source's checkpoint, behind them)."""
 
     def close(self) -> None:
         """Let go of what the source holds (leases)."""
@@ -233,6 +238,15 @@ class Delivery:
             self._wake.clear()
 
     # -- recovery -------------------------------------------------------------------------------
+    @property
+    def recovered(self) -> bool:
+        return self._state is not None
+
+    def committed_metrics(self) -> dict[str, Any]:
+        saved = self._state_file.load().get("metrics") or {}
+        fields = Metrics.__dataclass_fields__
+        return Metrics(**{k: v for k, v in saved.items() if k in fields}).as_dict()
+
     def _recover(self) -> None:
         if self._state is not None:
             return
@@ -255,6 +269,16 @@ class Delivery:
         self.metrics = Metrics(
             **{k: v for k, v in saved.items() if k in Metrics.__dataclass_fields__}
         )
+
+    def _forget(self) -> None:
+        """After a failed flush, start over from the journal as after a crash: the next step
+        recovers the pending flush and reads again from the watermark."""
+        self._state = None
+        self._buffers.clear()
+        self._sealed.clear()
+        self._read.clear()
+        self._seqs.clear()
+        self.source.rewind()
 
     def _take_lock(self) -> None:
         if self._lock_fd is not None:
@@ -296,6 +320,7 @@ class Delivery:
                 self.metrics = before
                 self._read[shard] = (seq, ordinal)
                 self._seqs[shard].pop()
+                self.source.rewind()
                 raise
             for staged in self._staged:
                 self._buffer_rows(*staged)
@@ -426,6 +451,11 @@ class Delivery:
                 groups.setdefault(orjson.dumps(k, option=orjson.OPT_SORT_KEYS), []).append(i)
         for label, rows in groups.items():
             key = label.decode()
+            problem = self._partition_problem(orjson.loads(label))
+            if problem:
+                errors = dict.fromkeys(range(len(rows)), problem)
+                self._fail_records(PARTITIONING_FAILED, PARTITION_ERROR, chunk.take(rows), errors)
+                continue
             if ("main", key) not in self._buffers and self._active() >= MAX_ACTIVE_PARTITIONS:
                 self._fail_records(
                     PARTITIONS_EXCEEDED,
@@ -439,6 +469,15 @@ class Delivery:
                 )
                 continue
             self._route(key, orjson.loads(label), chunk.take(rows))
+
+    def _partition_problem(self, keys: dict[str, dict[str, str]]) -> str:
+        """Why the prefix these keys give cannot name an object ("" when it can)."""
+        try:
+            prefix = self.dest.prefixes.evaluate(0.0, keys.get("query"), keys.get("lambda"))
+            check_key(f"{prefix}{self.name}-{self.version}-object")
+        except ServiceError as error:
+            return f"The partition keys {keys} make an unusable prefix: {error.message}"
+        return ""
 
     def _active(self) -> int:
         labels = {label for kind, label in self._buffers if kind == "main"}
@@ -600,24 +639,19 @@ class Delivery:
                 del self._buffers[(b.kind, b.label)]
         state = self._next_state(buffers, objects)
         current = dict(self._state, pending={"objects": [u for u, _, _ in objects], "state": state})
-        self._state_file.save(current)
-        for uri, body, _ in objects:
-            self.lake.put(uri, body)
-        self._state_file.save(state)
+        try:
+            self._state_file.save(current)
+            for uri, body, _ in objects:
+                self.lake.put(uri, body)
+            self._state_file.save(state)
+        except Exception:
+            self._forget()
+            raise
         self._state = state
         self._release()
         self._refresh_gauges()
 
     def _next_state(self, buffers: list[Buffer], objects: list) -> dict[str, Any]:
-        delivered = {kind: dict(self._state["delivered"][kind]) for kind in KINDS}
-        for b in buffers:
-            kind = "backup" if b.kind == "backup" else "primary"
-            meta = pa.concat_tables([_meta(c) for c in b.chunks])
-            shards = meta.column("_shard").to_numpy(zero_copy_only=False)
-            ordinals = meta.column("_ordinal").to_numpy()
-            for shard in np.unique(shards):
-                mask = shards == shard
-                delivered[kind][shard] = add_ranges(delivered[kind].get(shard, []), ordinals[mask])
         lowest: dict[str, int] = {}
         for b in [*self._sealed, *self._buffers.values()]:
             for chunk in b.chunks:
@@ -627,9 +661,26 @@ class Delivery:
         for shard, (_seq, ordinal) in self._read.items():
             mark = lowest[shard] - 1 if shard in lowest else ordinal
             shards[shard] = {"seq": self._seq_at(shard, mark), "ordinal": mark}
-            for kind in KINDS:
-                if shard in delivered[kind]:
-                    delivered[kind][shard] = prune_ranges(delivered[kind][shard], mark)
+        delivered = {
+            kind: {
+                shard: prune_ranges(ranges, shards[shard]["ordinal"])
+                for shard, ranges in self._state["delivered"][kind].items()
+            }
+            for kind in KINDS
+        }
+        for b in buffers:
+            kind = "backup" if b.kind == "backup" else "primary"
+            for chunk in b.chunks:
+                column, ordinals = chunk.column("_shard"), chunk.column("_ordinal")
+                for shard in pc.unique(column).to_pylist():
+                    mine = (
+                        ordinals if len(shards) == 1 else ordinals.filter(pc.equal(column, shard))
+                    )
+                    # Ordinals at or below the watermark are implied: only the rest is kept.
+                    above = mine.to_numpy()
+                    above = above[above > shards[shard]["ordinal"]]
+                    if len(above):
+                        delivered[kind][shard] = add_ranges(delivered[kind].get(shard, []), above)
         metrics = self.metrics
         for _uri, body, b in objects:
             if b.kind == "main":

@@ -28,7 +28,9 @@ def add_ranges(ranges: list[list[int]], ordinals: np.ndarray) -> list[list[int]]
     >>> add_ranges([[0, 2]], np.array([3, 4, 9]))
     [[0, 4], [9, 9]]
     """
-    values = np.unique(np.asarray(ordinals, dtype=np.int64))
+    values = np.asarray(ordinals, dtype=np.int64)
+    if len(values) > 1 and not bool(np.all(values[1:] > values[:-1])):
+        values = np.unique(values)
     runs: list[list[int]] = []
     if len(values):
         breaks = np.flatnonzero(np.diff(values) != 1)

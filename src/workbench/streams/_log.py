@@ -28,6 +28,7 @@ away first, so a reader never sees half a segment).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import itertools
@@ -36,6 +37,7 @@ import os
 import shutil
 import stat
 import struct
+import threading
 import uuid
 from array import array
 from collections.abc import Callable, Iterator
@@ -57,6 +59,11 @@ _EMPTY = pa.py_buffer(b"")
 # Below these many records plain Python beats numpy's fixed cost per call.
 _FEW = 16
 _MANY = 4096
+
+
+_MAX_WRITERS = 32
+_WRITERS: collections.OrderedDict[int, ShardLog] = collections.OrderedDict()
+_WRITERS_LOCK = threading.Lock()
 
 
 def _segment_names(folder: Path) -> list[int]:
@@ -166,6 +173,8 @@ class ShardLog:
         self._lock_fd: int | None = None
         self._tail: _Tail | None = None
         self._views: dict[int, _SegmentView] = {}
+        # flock excludes other processes only: threads of this one share the descriptor.
+        self._mutex = threading.RLock()
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -178,21 +187,41 @@ class ShardLog:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        lock = self._lock_fd if self._lock_fd is not None else self._open_lock()
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        with self._mutex:
+            lock = self._lock_fd if self._lock_fd is not None else self._open_lock()
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def close(self) -> None:
+        with self._mutex:
+            self._release_files()
+            self._views.clear()
+
+    def _release_files(self) -> None:
         if self._tail is not None:
             self._tail.close()
             self._tail = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
-        self._views.clear()
+
+    def _keep_open(self) -> None:
+        """Count this writer among the recently used; close the files of the least recently
+        used beyond the limit (a writer holds seven descriptors, and a notebook on macOS may
+        have only 256)."""
+        with _WRITERS_LOCK:
+            _WRITERS[id(self)] = self
+            _WRITERS.move_to_end(id(self))
+            idle = [_WRITERS.popitem(last=False)[1] for _ in range(len(_WRITERS) - _MAX_WRITERS)]
+        for log in idle:
+            if log._mutex.acquire(blocking=False):  # never wait for a busy one: no deadlock
+                try:
+                    log._release_files()
+                finally:
+                    log._mutex.release()
 
     def _create_segment(self, base: int) -> _Tail:
         final = self.folder / f"{base:020d}"
@@ -244,6 +273,7 @@ class ShardLog:
         """Append ``batch``; returns (position of its first record, arrival ms, its sequence
         numbers as text for batches small enough to make them one by one), or None when
         ``may_write`` (asked with the lock held) says the shard no longer takes records."""
+        self._mutex.acquire()
         lock = self._lock_fd if self._lock_fd is not None else self._open_lock()
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -265,6 +295,8 @@ class ShardLog:
             return position, arrival, numbers
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+            self._mutex.release()
+            self._keep_open()
 
     def _write(
         self, tail: _Tail, batch: Batch, arrival: int, prefix: str, position: int
@@ -343,35 +375,42 @@ class ShardLog:
     def segments(self) -> list[_SegmentView]:
         """The segments as they are now, oldest first."""
         names = _segment_names(self.folder)
-        for gone in set(self._views) - set(names):
-            del self._views[gone]
-        return [v for base in names if (v := self._view(base)) is not None]
+        with self._mutex:
+            for gone in set(self._views) - set(names):
+                self._views.pop(gone, None)
+            return [v for base in names if (v := self._view(base)) is not None]
 
-    def end(self) -> int:
-        """Position after the newest record."""
-        segments = self.segments()
+    def end(self, segments: list[_SegmentView] | None = None) -> int:
+        """Position after the newest record (of ``segments``, a snapshot, when given)."""
+        segments = self.segments() if segments is None else segments
         return segments[-1].base + segments[-1].count if segments else 0
 
-    def first_at_or_after(self, instant_ms: int) -> int:
+    def first_at_or_after(self, instant_ms: int, segments: list[_SegmentView] | None = None) -> int:
         """Position of the first record that arrived at or after ``instant_ms``."""
-        segments = self.segments()
+        segments = self.segments() if segments is None else segments
         for view in segments:
             if view.count and view.last_ts() >= instant_ms:
                 return view.base + view.search(instant_ms)
         return segments[-1].base + segments[-1].count if segments else 0
 
-    def arrival_ms(self, position: int) -> int | None:
-        for view in reversed(self.segments()):
+    def arrival_ms(self, position: int, segments: list[_SegmentView] | None = None) -> int | None:
+        for view in reversed(self.segments() if segments is None else segments):
             if view.base <= position < view.base + view.count:
                 return int(view.ts[position - view.base])
         return None
 
-    def read(self, start: int, limit: int | None, max_bytes: int | None = None) -> list[pa.Table]:
+    def read(
+        self,
+        start: int,
+        limit: int | None,
+        max_bytes: int | None = None,
+        segments: list[_SegmentView] | None = None,
+    ) -> list[pa.Table]:
         """Tables of the records from ``start`` on (at most ``limit``), one per segment."""
         tables: list[pa.Table] = []
         left = limit if limit is not None else 1 << 62
         budget = max_bytes if max_bytes is not None else 1 << 62
-        for view in self.segments():
+        for view in self.segments() if segments is None else segments:
             stop = view.base + view.count
             if stop <= start or left <= 0 or budget <= 0:
                 continue
@@ -391,13 +430,14 @@ class _SegmentView:
 
     def __init__(self, folder: Path, base: int) -> None:
         self.folder = folder
+        self._ts_path = str(folder / "ts")
         self.base = base
         self.count = 0
         self._mapped_ts = -1
         self._buffers: dict[str, pa.Buffer] = {}
 
     def refresh(self) -> None:
-        ts_size = os.stat(self.folder / "ts").st_size
+        ts_size = os.stat(self._ts_path).st_size
         if ts_size == self._mapped_ts:
             return
         # ts first: every other file already holds the records ts counts.
@@ -405,11 +445,14 @@ class _SegmentView:
         buffers = {"ts": self._map("ts")}
         for name in _FILES[1:]:
             buffers[name] = self._map(name)
+        count = min(count, len(buffers["ts"]) // 8)
+        # Threads reading this view without the lock see a count only after the arrays that
+        # back it: an older count with newer arrays is harmless, the other way round is not.
+        self.ts = np.frombuffer(buffers["ts"], dtype="<i8", count=count)
+        self.data_off = np.frombuffer(buffers["data.off"], dtype="<i4", count=count + 1)
         self._buffers = buffers
         self._mapped_ts = ts_size
-        self.count = min(count, len(buffers["ts"]) // 8)
-        self.ts = np.frombuffer(buffers["ts"], dtype="<i8", count=self.count)
-        self.data_off = np.frombuffer(buffers["data.off"], dtype="<i4", count=self.count + 1)
+        self.count = count
 
     def _map(self, name: str) -> pa.Buffer:
         with open(self.folder / name, "rb") as f:

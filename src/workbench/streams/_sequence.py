@@ -52,16 +52,32 @@ def sequence_numbers(prefix: str, start: int, count: int) -> list[str]:
     return numbers
 
 
+_GROUP = 10_000
+# "0000".."9999" as one uint32 each: a position's digits are gathered four at a time.
+_DIGIT_GROUPS = (
+    np.frombuffer("".join(f"{i:04d}" for i in range(_GROUP)).encode(), dtype=np.uint8)
+    .view("<u4")
+    .copy()
+)
+
+
 def sequence_bytes(prefix: str, start: int, count: int) -> np.ndarray:
-    """``count`` consecutive sequence numbers as one (count, 56) array of ASCII digits."""
+    """``count`` consecutive sequence numbers as one (count, 56) array of ASCII digits.
+
+    >>> prefix = sequence_prefix(1767225600000, 1)
+    >>> sequence_bytes(prefix, 9999, 2).tobytes().decode() == "".join(
+    ...     sequence_numbers(prefix, 9999, 2))
+    True
+    """
     out = np.empty((count, SEQUENCE_WIDTH), dtype=np.uint8)
     head = SEQUENCE_WIDTH - 20
     out[:, :head] = np.frombuffer(sequence_number(prefix, 0)[:head].encode(), dtype=np.uint8)
     rest = np.arange(start, start + count, dtype=np.uint64)
-    ten = np.uint64(10)
-    for column in range(SEQUENCE_WIDTH - 1, head - 1, -1):
-        out[:, column] = rest % ten + 48
-        rest //= ten
+    groups = np.empty((count, 5), dtype="<u4")
+    for column in range(4, -1, -1):
+        groups[:, column] = _DIGIT_GROUPS[rest % np.uint64(_GROUP)]
+        rest //= np.uint64(_GROUP)
+    out[:, head:] = groups.view(np.uint8)
     return out
 
 

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import functools
 import math
 import operator
 from collections.abc import Iterator, Sequence
@@ -39,10 +39,11 @@ from workbench.errors import (
 from workbench.streams._frames import PartitionKey, frame_records
 from workbench.streams._iterators import ITERATOR_TYPES, Position
 from workbench.streams._log import COLUMNS, Batch, ShardLog
-from workbench.streams._metadata import MetaFile, ShardInfo, StreamMeta
+from workbench.streams._metadata import MetaFile, ShardInfo, Snapshot, StreamMeta
 from workbench.streams._routing import (
     hash_key_of,
     hash_key_ranges,
+    md5_digests,
     md5_hash_keys,
     split_hash_keys,
 )
@@ -120,16 +121,19 @@ class Stream:
     # -- metadata ------------------------------------------------------------------------------
 
     def _meta(self) -> StreamMeta:
-        meta = self._meta_file.load()
-        if meta is None:
+        return self._snapshot().meta
+
+    def _snapshot(self) -> Snapshot:
+        snapshot = self._meta_file.load()
+        if snapshot is None:
             raise ResourceNotFoundException(
                 f"Stream {self.name} under account {ACCOUNT} not found."
             )
-        if meta.created_ms != self._created_ms:
+        if snapshot.meta.created_ms != self._created_ms:
             # Deleted and created again (maybe by another process): the open files are stale.
             self.close()
-            self._created_ms = meta.created_ms
-        return meta
+            self._created_ms = snapshot.meta.created_ms
+        return snapshot
 
     def _not_found_shard(self, shard: str) -> ResourceNotFoundException:
         return ResourceNotFoundException(
@@ -146,9 +150,8 @@ class Stream:
         log = self._logs.get(index)
         if log is None:
             meta = self._meta()
-            log = self._logs[index] = ShardLog(
-                self.folder / "shards" / shard_name(index), fsync=meta.fsync
-            )
+            log = ShardLog(self.folder / "shards" / shard_name(index), fsync=meta.fsync)
+            log = self._logs.setdefault(index, log)
         return log
 
     @contextlib.contextmanager
@@ -269,8 +272,7 @@ class Stream:
 
     def _append(self, info: ShardInfo, prefix: str, batch: Batch, now_ms: int) -> tuple | None:
         def still_open() -> bool:
-            self._meta()
-            return info.index in self._meta_file.open_indices
+            return info.index in self._snapshot().open_indices
 
         return self._log(info.index).append(batch, now_ms, prefix, still_open)
 
@@ -299,7 +301,8 @@ class Stream:
         if sequence_number_for_ordering is not None:
             parse_sequence_number(sequence_number_for_ordering, "sequenceNumberForOrdering")
         # The cached metadata is enough to route: the shard's lock-held check refreshes it.
-        meta = self._meta_file.current or self._meta()
+        snapshot = self._meta_file.snapshot or self._snapshot()
+        meta = snapshot.meta
         self._check_record(data, key, meta.max_record_size_kib * 1024, "")
         hash_key = (
             hash_key_of(key) if explicit_hash_key is None else check_hash_key(explicit_hash_key)
@@ -307,7 +310,7 @@ class Stream:
         now_ms = self._now_ms()
         batch = Batch.of([data], [key.encode()])
         while True:
-            info = self._meta_file.open_shards[self._meta_file.router.shard_of(hash_key)]
+            info = snapshot.open_shards[snapshot.router.shard_of(hash_key)]
             prefix = meta.prefix(info.index)
             done = self._append(info, prefix, batch, now_ms)
             if done is not None:
@@ -316,7 +319,8 @@ class Stream:
                     "SequenceNumber": done[2][0],
                     "EncryptionType": "NONE",
                 }
-            meta = self._meta()
+            snapshot = self._snapshot()
+            meta = snapshot.meta
 
     def put_records(self, records: Sequence[dict]) -> dict:
         """PutRecords: up to 500 records and 5 MiB in one call; per-record results in order."""
@@ -341,9 +345,9 @@ class Stream:
         results: list = [None] * len(records)
         pending = np.arange(len(records))
         while len(pending):
-            meta = self._meta()
-            shards = self._meta_file.open_shards
-            where = self._meta_file.router.shards_of(hi[pending], lo[pending])
+            snapshot = self._snapshot()
+            meta, shards = snapshot.meta, snapshot.open_shards
+            where = snapshot.router.shards_of(hi[pending], lo[pending])
             order = pending[np.argsort(where, kind="stable")]
             counts = np.bincount(where, minlength=len(shards)).tolist()
             refused = []
@@ -361,8 +365,9 @@ class Stream:
                     refused.extend(members)
                     continue
                 shard = info.id
-                for i, number in zip(members, done[2], strict=True):
-                    results[i] = {"ShardId": shard, "SequenceNumber": number}
+                answers = [{"ShardId": shard, "SequenceNumber": n} for n in done[2]]
+                for i, answer in zip(members, answers, strict=True):
+                    results[i] = answer
             pending = np.array(refused, dtype=np.int64)
         return {"FailedRecordCount": 0, "Records": results, "EncryptionType": "NONE"}
 
@@ -426,9 +431,9 @@ class Stream:
     def _put_arrays(self, data: pa.Array, keys: pa.Array, summary: dict) -> None:
         hi, lo = md5_hash_keys(keys)
         while len(data):
-            meta = self._meta()
-            where = self._meta_file.router.shards_of(hi, lo)
-            shards = self._meta_file.open_shards
+            snapshot = self._snapshot()
+            meta, shards = snapshot.meta, snapshot.open_shards
+            where = snapshot.router.shards_of(hi, lo)
             order = np.argsort(where, kind="stable")
             counts = np.bincount(where, minlength=len(shards))
             if len(shards) > 1:
@@ -527,9 +532,9 @@ class Stream:
         where = Position(self.name, meta.created_ms, info.index, position)
         return self._streams.signer.issue(where, now_ms)
 
-    def _first_position(self, log: ShardLog, meta: StreamMeta) -> int:
+    def _first_position(self, log: ShardLog, meta: StreamMeta, segments: list | None = None) -> int:
         horizon = self._clock.now_ms() - meta.retention_hours * 3_600_000
-        return log.first_at_or_after(horizon)
+        return log.first_at_or_after(horizon, segments)
 
     def _open_iterator(self, shard_iterator: str) -> tuple[Position, StreamMeta, ShardInfo]:
         where = self._streams.signer.open(shard_iterator, self._clock.now_ms())
@@ -546,17 +551,18 @@ class Stream:
     ) -> tuple[list[pa.Table], str | None, int, list[dict] | None]:
         where, meta, info = self._open_iterator(shard_iterator)
         log = self._log(info.index)
-        start = max(where.position, self._first_position(log, meta))
+        segments = log.segments()
+        start = max(where.position, self._first_position(log, meta, segments))
         stop = info.end_position
         if stop is not None:
             limit = max(0, min(limit if limit is not None else stop, stop - start))
-        tables = log.read(start, limit, max_bytes) if limit != 0 else []
+        tables = log.read(start, limit, max_bytes, segments) if limit != 0 else []
         after = start + sum(t.num_rows for t in tables)
-        tip = log.end() if stop is None else stop
+        tip = log.end(segments) if stop is None else stop
         now_ms = self._clock.now_ms()
         behind = 0
         if after < tip:
-            arrival = log.arrival_ms(after)
+            arrival = log.arrival_ms(after, segments)
             behind = max(0, now_ms - arrival) if arrival is not None else 0
         if stop is not None and after >= stop:
             children = self._children(meta, info)
@@ -697,6 +703,17 @@ class Stream:
             meta.retention_hours = hours
         self.trim()
 
+    def update_stream_mode(self, mode: str) -> None:
+        """UpdateStreamMode: ``"PROVISIONED"`` or ``"ON_DEMAND"`` (shards stay as they are)."""
+        if mode not in ("PROVISIONED", "ON_DEMAND"):
+            raise invalid(
+                mode,
+                "streamModeDetails.streamMode",
+                "satisfy enum value set: [PROVISIONED, ON_DEMAND]",
+            )
+        with self._changing() as meta:
+            meta.mode = mode
+
     # -- resharding ----------------------------------------------------------------------------
 
     def _provisioned(self, meta: StreamMeta, action: str) -> None:
@@ -766,7 +783,7 @@ class Stream:
         with self._changing() as meta:
             self._provisioned(meta, "SplitShard")
             parent = self._open_shard(meta, shard_to_split, "shardToSplit")
-            if not parent.start + 1 < at < parent.end + 1 or at > parent.end:
+            if not parent.start + 1 < at < parent.end:
                 raise InvalidArgumentException(
                     f"NewStartingHashKey {at} used in SplitShard() on shard {parent.id} in "
                     f"stream {self.name} under account {ACCOUNT} is not both greater than one "
@@ -857,15 +874,20 @@ def check_tag(key: object, value: object) -> None:
     check_length(value, "tags.value", 0, 256)
 
 
+_DATA = operator.itemgetter("Data")
+_PARTITION_KEY = operator.itemgetter("PartitionKey")
+_HAS_HASH_KEY = operator.methodcaller("__contains__", "ExplicitHashKey")
+
+
 def _plain_records(
     records: Sequence, max_bytes: int
 ) -> tuple[list[bytes], list[bytes], np.ndarray, np.ndarray] | None:
     """The fast path of PutRecords: bytes data, text keys, no explicit hash keys, all within
     the limits, checked by whole-list operations; None sends the request to the careful path."""
     try:
-        datas = [e["Data"] for e in records]
-        texts = [e["PartitionKey"] for e in records]
-        if any("ExplicitHashKey" in e for e in records):
+        datas = list(map(_DATA, records))
+        texts = list(map(_PARTITION_KEY, records))
+        if any(map(_HAS_HASH_KEY, records)):
             return None
     except (TypeError, KeyError):
         return None
@@ -877,7 +899,7 @@ def _plain_records(
     keys = [k.encode() for k in texts]
     if max(map(operator.add, map(len, datas), map(len, keys))) > max_bytes:
         return None
-    digests = b"".join([hashlib.md5(k).digest() for k in keys])
+    digests = md5_digests(keys)
     halves = np.frombuffer(digests, dtype=">u8").reshape(-1, 2).astype(np.uint64)
     return datas, keys, halves[:, 0], halves[:, 1]
 
@@ -899,6 +921,7 @@ def _arrow_batch(data: pa.Array, keys: pa.Array) -> Batch:
     return Batch(data_view, data_offsets, key_view, key_offsets)
 
 
+@functools.cache
 def _empty_table() -> pa.Table:
     return pa.table(
         {
