@@ -106,6 +106,10 @@ def test_each_result_is_saved_as_csv_in_the_results_location(make_lab):
     assert sorted(saved["revenue"].to_list()) == pytest.approx(
         sorted(result.to_polars()["revenue"].to_list())
     )
+    again = lab.wb.athena.get_query_results(result.query_id).sort("invoice_year_month")
+    assert again["invoice_year_month"].to_list() == sorted(
+        result.to_polars()["invoice_year_month"].to_list()
+    )
     shown = lab.sql(SHOW_PARTITIONS)
     assert shown.output_location.endswith(".txt")
     text = lab.wb.lake.get(shown.output_location).decode().splitlines()

@@ -641,6 +641,21 @@ class Athena:
             raise InvalidRequestException(f"QueryExecution {query_id} was not found")
         return _execution_dict(row)
 
+    def get_query_results(self, query_id: str):
+        """A finished query's saved result, read back from its CSV in the lake (polars)."""
+        import polars as pl
+
+        location = self.get_query_execution(query_id)["ResultConfiguration"].get("OutputLocation")
+        if not location:
+            raise InvalidRequestException(
+                f"Query {query_id} has no saved result (it failed, or ran before an output "
+                "location was known)."
+            )
+        data = self.lake.get(location)
+        if location.endswith(".txt"):
+            return pl.DataFrame({"result": data.decode().splitlines()})
+        return pl.read_csv(io.BytesIO(data), try_parse_dates=True) if data else pl.DataFrame()
+
     def list_query_executions(self) -> list[str]:
         """Query ids, newest first."""
         with self._history.read() as con:
