@@ -27,6 +27,7 @@ class _ThreadSafeReader(io.RawIOBase):
         self._size = size
         self._lock = threading.Lock()
         self._position = threading.local()
+        self._last = 0
 
     def readable(self) -> bool:
         return True
@@ -35,7 +36,8 @@ class _ThreadSafeReader(io.RawIOBase):
         return True
 
     def tell(self) -> int:
-        return getattr(self._position, "value", 0)
+        # A thread that has not positioned itself continues where the last read left off.
+        return getattr(self._position, "value", self._last)
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self.tell(), io.SEEK_END: self._size}[whence]
@@ -44,9 +46,11 @@ class _ThreadSafeReader(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         with self._lock:
-            self._raw.seek(self.tell())
+            start = self.tell()
+            self._raw.seek(start)
             data = self._raw.read(size)
-        self._position.value = self.tell() + len(data)
+            self._last = start + len(data)
+        self._position.value = self._last
         return data
 
     def readinto(self, buffer) -> int:
