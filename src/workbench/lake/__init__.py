@@ -15,6 +15,7 @@ object appears whole or not at all. ``lake.filesystem`` is an fsspec filesystem 
 
 from workbench.lake._athena import Athena, QueryResult
 from workbench.lake._catalog import Catalog, Column, Partition, Table
+from workbench.lake._duckdb_lake import duckdb_connection
 from workbench.lake._lake import Lake, ObjectInfo
 from workbench.lake._merge_small_files import MergeSmallFiles
 from workbench.lake._retail_sample import write_retail_sample
@@ -31,5 +32,6 @@ __all__ += [
     "Partition",
     "QueryResult",
     "Table",
+    "duckdb_connection",
     "write_retail_sample",
 ]
