@@ -157,11 +157,40 @@ def _firehose_step(wb: Workbench) -> list[Output]:
     ]
 
 
+def _athena_step(wb: Workbench) -> list[Output]:
+    from workbench.lake import MergeSmallFiles, write_retail_sample
+
+    bucket = "retail-lab"
+    wb.lake.create_bucket(bucket, exist_ok=True)
+    if not wb.lake.list(f"s3://{bucket}/json-data/"):
+        write_retail_sample(
+            wb.lake, f"s3://{bucket}/json-data/", rows=20_000, start="2010-11-30 20:00", hours=8
+        )
+    for sql in MergeSmallFiles.lab_setup(bucket)[:2]:
+        wb.athena.execute(sql)
+    wb.athena.execute("MSCK REPAIR TABLE mydatabase.retail_trans_json")
+    result = wb.athena.execute(
+        "SELECT date_trunc('month', invoicedate) invoice_year_month, sum(price*quantity) revenue "
+        "FROM mydatabase.retail_trans_json "
+        "WHERE invoicedate BETWEEN timestamp '2010-01-01' AND timestamp '2010-12-31' "
+        "GROUP BY date_trunc('month', invoicedate)"
+    )
+    months = ", ".join(
+        f"{row['invoice_year_month']:%Y-%m}: {row['revenue']:,.2f}"
+        for row in sorted(result.to_arrow().to_pylist(), key=lambda r: r["invoice_year_month"])
+    )
+    return [
+        Output("Glue catalog table mydatabase.retail_trans_json", f"s3://{bucket}/json-data/"),
+        Output(f"Athena monthly revenue ({months})", result.output_location),
+    ]
+
+
 STEPS: list[tuple[str, Step]] = [
     ("Simulated clock", _clock_step),
     ("Data Streams", _streams_step),
     ("Sources", _sources_step),
     ("Firehose into the lake", _firehose_step),
+    ("Athena: the lab's table and monthly revenue query", _athena_step),
     ("Speed layer: UpsertToES into the search index, the Kibana dashboard", _speed_layer_step),
     ("Video Streams: a synthetic camera, fragments, a clip and a thumbnail", _video_step),
 ]

@@ -12,7 +12,7 @@ from workbench.clock import Clock, WallClock
 if TYPE_CHECKING:
     from workbench.firehose import Firehose
     from workbench.functions import Functions
-    from workbench.lake import Lake
+    from workbench.lake import Athena, Catalog, Lake
     from workbench.search import SearchIndices
     from workbench.streams import Streams
     from workbench.video import Video
@@ -79,6 +79,20 @@ class Workbench:
         from workbench.functions import Functions
 
         return Functions(self.home.service_dir("functions"), self.streams, self.clock)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """Glue's Data Catalog: databases, tables and partitions, in ``<home>/catalog/``."""
+        from workbench.lake import Catalog
+
+        return Catalog(self.home.service_dir("catalog") / "glue.sqlite", clock=self.clock.now)
+
+    @cached_property
+    def athena(self) -> Athena:
+        """Athena: the lab's SQL over ``wb.catalog`` and ``wb.lake``, with a query history."""
+        from workbench.lake import Athena
+
+        return Athena(self.catalog, self.lake, self.clock, self.home.service_dir("catalog"))
 
     def __repr__(self) -> str:
         return f"Workbench(home={str(self.home.path)!r}, clock={self.clock!r})"

@@ -190,5 +190,27 @@ def main() -> None:
     app()
 
 
+@app.command()
+def athena(
+    sql: str = typer.Argument(..., help="One Athena statement (SELECT, CTAS or DDL)."),
+    database: str = typer.Option("default", "--database", "-d", help="The current database."),
+    home: Path = HomeOption,
+) -> None:
+    """Run one Athena statement over the lake and print its result and where its CSV is."""
+    from workbench import Workbench
+    from workbench.errors import ServiceError
+
+    wb = Workbench(home=home)
+    try:
+        result = wb.athena.execute(sql, database=database)
+    except ServiceError as error:
+        typer.echo(f"{error.code}: {error.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(result.to_polars())
+    scanned = f"{result.data_scanned_bytes:,} bytes scanned"
+    typer.echo(f"query {result.query_id}: {result.engine_ms} ms, {scanned}")
+    typer.echo(f"results: {result.output_location}")
+
+
 if __name__ == "__main__":
     main()

@@ -117,3 +117,15 @@ class KeyTooLongError(ValidationException):
 
 class ConcurrentModificationException(ServiceError):
     """A configuration change based on a version that is no longer current."""
+
+
+class EntityNotFoundException(ResourceNotFoundException):
+    """Glue: no such database, table or partition in the catalog."""
+
+
+class AlreadyExistsException(ResourceInUseException):
+    """Glue: a database, table or partition of that name exists already."""
+
+
+class InvalidRequestException(ValidationException):
+    """Athena: the query cannot run as written (syntax, unknown table, unsupported construct)."""
