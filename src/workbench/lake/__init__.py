@@ -1,8 +1,8 @@
 """The lake: S3-shaped buckets and objects addressed as ``s3://bucket/key``.
 
 Stored as folders under ``<home>/lake/`` by default, or on any S3-compatible service; every
-object appears whole or not at all. ``lake.filesystem`` is an fsspec filesystem for DuckDB
-(``duckdb.register_filesystem``), pyarrow and polars.
+object appears whole or not at all. ``lake.filesystem`` is an fsspec filesystem for pyarrow and
+polars; ``duckdb_connection(lake)`` is a DuckDB connection that reads and writes through it.
 
 >>> import tempfile
 >>> from workbench.lake import Lake
