@@ -31,6 +31,7 @@ from workbench.streams._leases import (
     INITIAL_POSITIONS,
     LATEST,
     SHARD_END,
+    TRIM_HORIZON,
     LeaseLost,
     LeaseTable,
 )
@@ -62,8 +63,8 @@ class ConsumerApplication:
     :meth:`stop` (in the background, for a notebook). :meth:`close` hands the leases over.
 
     initial_position: where a new application starts: TRIM_HORIZON (the oldest record),
-        LATEST (records put from the application's first start on, that very millisecond
-        included; its leases show AT_TIMESTAMP until the first checkpoint) or AT_TIMESTAMP (with
+        LATEST (records put after the application's first start; until the first checkpoint
+        its leases hold each shard's newest sequence number at that start) or AT_TIMESTAMP (with
         ``timestamp``). Once the lease table exists its checkpoints decide, whatever is passed.
     lease_timeout: seconds (workbench clock) without renewal after which another worker may
         take a lease; a live worker renews every third of it.
@@ -169,21 +170,20 @@ class ConsumerApplication:
         closed = {
             s["ShardId"] for s in shards if "EndingSequenceNumber" in s["SequenceNumberRange"]
         }
-        start, timestamp = self.initial_position, self._timestamp
-        if start == LATEST:
-            # LATEST is pinned to the instant the application began, so records put while no
-            # worker runs (before the first checkpoint) are not skipped by a restart.
-            start, timestamp = AT_TIMESTAMP, self.clock.now()
 
         def first_checkpoint(shard_id: str) -> str:
-            # From LATEST, a closed shard has nothing new to give: it starts finished.
-            if self.initial_position == LATEST and shard_id in closed:
+            if self.initial_position != LATEST:
+                return self.initial_position
+            # From LATEST, a closed shard has nothing new to give: it starts finished. An open
+            # one is pinned after its newest record, so records put while no worker runs
+            # (before the first checkpoint) are not skipped by a restart.
+            if shard_id in closed:
                 return SHARD_END
-            return start
+            return self.stream._newest_sequence_number(shard_id) or TRIM_HORIZON
 
         settings = {"initial_position": self.initial_position}
-        if timestamp is not None:
-            settings["timestamp"] = repr(timestamp)
+        if self._timestamp is not None:
+            settings["timestamp"] = repr(self._timestamp)
         self._coordinator.sync(
             {s["ShardId"]: _parents(s) for s in shards}, first_checkpoint, settings=settings
         )

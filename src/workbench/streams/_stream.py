@@ -526,6 +526,15 @@ class Stream:
         where = Position(self.name, meta.created_ms, info.index, position)
         return self._streams.signer.issue(where, now_ms)
 
+    def _newest_sequence_number(self, shard_id: str) -> str | None:
+        """The sequence number of the last record put into a shard, None if none ever was: where
+        a consumer application that starts at LATEST pins each shard."""
+        info = self._shard(shard_id)
+        end = self._log(info.index).end() if info.end_position is None else info.end_position
+        if not end:
+            return None
+        return sequence_number(self._meta().prefix(info.index), end - 1)
+
     def _first_position(self, log: ShardLog, meta: StreamMeta, segments: list | None = None) -> int:
         horizon = self._clock.now_ms() - meta.retention_hours * 3_600_000
         return log.first_at_or_after(horizon, segments)
