@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import polars as pl
+import pytest
 
 from workbench import SimulatedClock, Workbench
 from workbench.dashboards import clickstream_activity, sensor_readings
@@ -51,3 +52,35 @@ def test_sensor_dashboard_marks_the_labelled_anomalies(tmp_path):
     assert board.frame("Anomalous readings")["value"][0] == anomalous.height
     line = board.figures()[0]
     assert [t.mode for t in line.data if t.name == "anomaly"] == ["markers"]
+
+
+def test_quicksight_chart_sums_quantity_and_price_per_day_and_quarter(tmp_path):
+    from workbench.dashboards import QUICKSIGHT_TITLE, quicksight_sales
+    from workbench.lake import MergeSmallFiles, write_retail_sample
+
+    wb = Workbench(home=tmp_path / "qs", clock=SimulatedClock(start=START))
+    wb.lake.create_bucket("lab")
+    rows = write_retail_sample(wb.lake, "s3://lab/json-data/", rows=3000,
+                               start="2010-11-29 20:00", hours=60)  # fmt: skip
+    for sql in MergeSmallFiles.lab_setup("lab")[:2]:
+        wb.athena.execute(sql)
+    wb.athena.execute("MSCK REPAIR TABLE mydatabase.retail_trans_json")
+    board = quicksight_sales(wb.athena, wb.clock)
+    frame = board.frame(QUICKSIGHT_TITLE)
+    days = rows.with_columns(pl.col("InvoiceDate").str.to_datetime().dt.truncate("1d").alias("day"))
+    expected = days.group_by("day").agg(pl.col("Quantity").sum(), pl.col("Price").sum()).sort("day")
+    quantity = frame.filter(pl.col("series") == "Sum of Quantity").sort("key")
+    price = frame.filter(pl.col("series") == "Sum of Price").sort("key")
+    assert [k.date() for k in quantity["key"]] == [d.date() for d in expected["day"]]
+    assert quantity["value"].to_list() == expected["Quantity"].to_list()
+    assert price["value"].to_list() == pytest.approx(expected["Price"].to_list(), rel=1e-5)
+    quarters = board.frame(f"{QUICKSIGHT_TITLE} (quarter)")
+    assert (
+        quarters.filter(pl.col("series") == "Sum of Quantity")["value"].sum()
+        == rows["Quantity"].sum()
+    )
+    figure = board.figures()[0]
+    assert figure.layout.barmode == "group" and {t.name for t in figure.data} == {
+        "Sum of Quantity",
+        "Sum of Price",
+    }

@@ -15,8 +15,10 @@
 
 from workbench.dashboards._dashboard import Dashboard
 from workbench.dashboards._lab import (
+    QUICKSIGHT_TITLE,
     SALES_TITLE,
     clickstream_activity,
+    quicksight_sales,
     retail_sales,
     sensor_readings,
 )
@@ -32,6 +34,7 @@ from workbench.dashboards._time_range import TimeRange
 
 __all__ = [
     "KINDS",
+    "QUICKSIGHT_TITLE",
     "SALES_TITLE",
     "Dashboard",
     "DataSource",
@@ -42,6 +45,7 @@ __all__ = [
     "TimeRange",
     "Window",
     "clickstream_activity",
+    "quicksight_sales",
     "retail_sales",
     "sensor_readings",
 ]

@@ -8,6 +8,7 @@ from workbench.clock import Clock
 from workbench.dashboards._dashboard import Dashboard
 from workbench.dashboards._panels import Panel
 from workbench.dashboards._sources import FrameQuery, IndexAggregation, IndexRecords, Window
+from workbench.lake import Athena
 from workbench.search import SearchIndices
 
 SALES_TITLE = "Real-time Retail Sales Quantity"
@@ -94,3 +95,43 @@ def sensor_readings(
               sensors(bucket=histogram, interval="1m", metric="avg:humidity", split="fleet")),
     ]  # fmt: skip
     return Dashboard("Sensor readings", panels, clock=clock, time_range="last 1 hour")
+
+
+QUICKSIGHT_TITLE = "Sum of Quantity and Sum of Price by Invoicedate"
+
+
+def quicksight_sales(
+    athena: Athena, clock: Clock, table: str = "mydatabase.retail_trans_json"
+) -> Dashboard:
+    """The lab's QuickSight visual over the Athena dataset: a vertical bar chart with
+    X = invoicedate and the values Sum(quantity) and Sum(price), by day and by quarter.
+
+    The batch layer changes when Firehose lands objects, not on every tick: each refresh asks
+    Athena again (its history shows every run), so give the dashboard a long refresh interval.
+    """
+
+    def by(unit: str) -> FrameQuery:
+        def dataset(window: Window) -> pl.DataFrame:
+            result = athena.execute(
+                f"SELECT date_trunc('{unit}', invoicedate) AS invoicedate, "
+                "sum(quantity) AS quantity, sum(price) AS price "
+                f"FROM {table} GROUP BY 1 ORDER BY 1"
+            )
+            frame = pl.from_arrow(result.to_arrow())
+            series = {"quantity": "Sum of Quantity", "price": "Sum of Price"}
+            return (
+                frame.unpivot(index="invoicedate", on=list(series), variable_name="series")
+                .with_columns(pl.col("series").replace_strict(series))
+                .rename({"invoicedate": "key"})
+                .select("key", "series", "value")
+            )
+
+        return FrameQuery(dataset)
+
+    panels = [
+        Panel(QUICKSIGHT_TITLE, "bar", by("day"), x_title="invoicedate (day)", stacked=False),
+        Panel(f"{QUICKSIGHT_TITLE} (quarter)", "bar", by("quarter"),
+              x_title="invoicedate (quarter)", stacked=False),
+    ]  # fmt: skip
+    return Dashboard("QuickSight: retail sales", panels, clock=clock, columns=1,
+                     refresh_every="1m")  # fmt: skip

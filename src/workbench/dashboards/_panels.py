@@ -41,6 +41,7 @@ class Panel:
     y_title: str | None = None
     number_format: str = ",.0f"
     marker_series: tuple[str, ...] = ()
+    stacked: bool = True  # several series of bars: stacked (Kibana) or side by side (QuickSight)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -105,7 +106,7 @@ class Panel:
             layout["xaxis"] = {"title": {"text": self.x_title}}
             layout["yaxis"] = {"title": {"text": self.y_title}}
         if self.kind in ("bar", "line", "area"):
-            layout["barmode"] = "stack"
+            layout["barmode"] = "stack" if self.stacked else "group"
             layout["showlegend"] = True
         return layout
 
