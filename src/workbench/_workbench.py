@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 from workbench._home import Home
@@ -27,6 +28,13 @@ class Workbench:
     ) -> None:
         self.home = Home(home)
         self.clock: Clock = clock if clock is not None else WallClock()
+
+    @functools.cached_property
+    def analytics(self):
+        """Kinesis Data Analytics: windowed continuous queries (:mod:`workbench.analytics`)."""
+        from workbench.analytics import Analytics
+
+        return Analytics(self)
 
     def __repr__(self) -> str:
         return f"Workbench(home={str(self.home.path)!r}, clock={self.clock!r})"

@@ -1,0 +1,2 @@
+def random_cut_forest(*a, **k):
+    raise NotImplementedError
