@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import os
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from workbench._home import Home
 from workbench.clock import Clock, WallClock
+
+if TYPE_CHECKING:
+    from workbench.analytics import Analytics
+    from workbench.streams import Streams
 
 
 class Workbench:
@@ -29,12 +34,19 @@ class Workbench:
         self.home = Home(home)
         self.clock: Clock = clock if clock is not None else WallClock()
 
-    @functools.cached_property
-    def analytics(self):
+    @cached_property
+    def analytics(self) -> Analytics:
         """Kinesis Data Analytics: windowed continuous queries (:mod:`workbench.analytics`)."""
         from workbench.analytics import Analytics
 
         return Analytics(self)
+
+    @cached_property
+    def streams(self) -> Streams:
+        """Kinesis Data Streams in this home (``<home>/streams/``)."""
+        from workbench.streams import Streams
+
+        return Streams(self.home.service_dir("streams"), self.clock)
 
     def __repr__(self) -> str:
         return f"Workbench(home={str(self.home.path)!r}, clock={self.clock!r})"
