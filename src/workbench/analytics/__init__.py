@@ -13,7 +13,7 @@ from workbench.analytics._outputs import QueryOutput
 from workbench.analytics._query import Query
 from workbench.analytics._service import Analytics
 from workbench.analytics._sinks import CallbackSink, FirehoseSink, LiveTable, Sink, StreamSink
-from workbench.analytics._sources import ArraySource, Source
+from workbench.analytics._sources import ArraySource, Source, StreamSource
 from workbench.analytics._table import EventTable
 from workbench.analytics._windows import cumulate, hop, session, sliding, tumble
 
@@ -29,6 +29,7 @@ __all__ = [
     "Sink",
     "Source",
     "StreamSink",
+    "StreamSource",
     "cumulate",
     "hop",
     "random_cut_forest",

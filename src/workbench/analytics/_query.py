@@ -36,6 +36,7 @@ from workbench.errors import ValidationException
 Aggregate = Callable[[pa.Table], pa.Table]
 EMIT_MODES = ("final", "updates")
 _COMPACT_CHUNKS = 32
+WINDOW_COLUMNS = ("window_start", "window_end", "window_time")
 
 
 class Query:
@@ -422,8 +423,10 @@ def _assign(rows: pa.Table, windows: FixedWindows, keep: Callable[[np.ndarray], 
 
 
 def _with_windows(rows: pa.Table, starts: np.ndarray, ends: np.ndarray) -> pa.Table:
+    # Input from another window query brings its own window columns: these replace them.
+    replaced = [c for c in (TS, *WINDOW_COLUMNS) if c in rows.column_names]
     return (
-        rows.drop_columns([TS])
+        rows.drop_columns(replaced)
         .append_column("window_start", ms_to_timestamps(starts))
         .append_column("window_end", ms_to_timestamps(ends))
         .append_column("window_time", ms_to_timestamps(ends - 1))

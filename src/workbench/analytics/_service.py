@@ -31,7 +31,7 @@ from workbench.analytics._checkpoint import CheckpointStore
 from workbench.analytics._frames import FrameAggregate
 from workbench.analytics._query import Query
 from workbench.analytics._sinks import Sink
-from workbench.analytics._sources import ArraySource, Source
+from workbench.analytics._sources import ArraySource, Source, StreamSource
 from workbench.analytics._sql import SqlAggregate, parse_window_sql
 from workbench.analytics._table import EventTable
 from workbench.analytics._time import TIME_FORMATS, ms_to_timestamps, parse_interval
@@ -76,9 +76,11 @@ class Analytics:
     ) -> EventTable:
         """Declare a source table with its event-time column and watermark delay.
 
-        ``source`` is a :class:`Source`, a frame (polars, pandas, Arrow; read in ``batch_size``
-        batches), or a :class:`Query` (its results). ``watermark`` is the bounded
-        out-of-orderness, as ``WATERMARK FOR ts AS ts - INTERVAL '5' SECOND`` is ``"5s"``.
+        ``source`` is a data stream (its name or the Stream; records are JSON, typed by
+        ``schema``: field -> DuckDB type), a :class:`Source`, a frame (polars, pandas, Arrow;
+        read in ``batch_size`` batches), or a :class:`Query` (its results). ``watermark`` is
+        the bounded out-of-orderness: ``WATERMARK FOR ts AS ts - INTERVAL '5' SECOND`` is
+        ``"5s"``.
         """
         _check_name("table", name)
         if time_format is not None and time_format not in TIME_FORMATS and "%" not in time_format:
@@ -104,6 +106,10 @@ class Analytics:
             return QueryOutput(source)
         if isinstance(source, Source):
             return source
+        if isinstance(source, str):  # a data stream's name
+            return StreamSource(self._wb.streams.stream(source))
+        if hasattr(source, "get_records_arrow"):
+            return StreamSource(source)
         return ArraySource(source, batch_size=batch_size)
 
     def table(self, name: str) -> EventTable:
@@ -127,6 +133,7 @@ class Analytics:
         **options: Any,
     ) -> Query:
         """A continuous query written as Flink SQL with a window TVF (see :mod:`._sql`)."""
+        _check_name("query", name)
         spec = parse_window_sql(sql)
         table = self.table(spec.table)
         if spec.time_column != table.event_time:
@@ -166,6 +173,7 @@ class Analytics:
         ``window`` is :func:`tumble`, :func:`hop`, :func:`cumulate`, :func:`session` or
         :func:`sliding`; session and sliding windows group by their ``partition_by`` keys.
         """
+        _check_name("query", name)
         event_table = self.table(table) if isinstance(table, str) else table
         keys = list(group_by) or list(getattr(window, "partition_by", ()))
         aggregate = FrameAggregate(window, keys, aggregations, event_table.event_time)

@@ -44,6 +44,9 @@ _FROM = re.compile(r"\bFROM\s+(\w+)", re.IGNORECASE)
 _PARTITION = re.compile(r"PARTITION\s+BY\s+(.+?)\s+ORDER\s+BY", re.IGNORECASE | re.DOTALL)
 _ORDER = re.compile(r"ORDER\s+BY\s+(\w+)", re.IGNORECASE)
 _PER_WINDOW = re.compile(r"\b(GROUP|PARTITION)\s+BY\b[^;]*\bwindow_(start|end)\b", re.IGNORECASE)
+_GROUP_WINDOW = re.compile(
+    r"\bGROUP\s+BY\s+window_start\s*,\s*window_end\b(?!\s*,\s*window_time)", re.IGNORECASE
+)
 _SIZES = {
     "TUMBLE": ("SIZE",),
     "HOP": ("SLIDE", "SIZE"),
@@ -153,6 +156,10 @@ def parse_window_sql(sql: str) -> WindowSql:
             "a window query must aggregate per window: GROUP BY window_start, window_end[, keys] "
             "(or PARTITION BY window_start, window_end for a top-N per window)"
         )
+    if re.search(r"\bwindow_time\b", rewritten, re.IGNORECASE):
+        # Flink lets window_time be selected when grouping by start and end (it follows from
+        # them); DuckDB wants it named in the GROUP BY.
+        rewritten = _GROUP_WINDOW.sub(r"\g<0>, window_time", rewritten)
     time_column = _DESCRIPTOR.match(descriptor)[1]  # type: ignore[index]
     return WindowSql(table_match[1], time_column, windows, rewritten, WINDOWED)
 
