@@ -53,6 +53,9 @@ SEGMENT_MAX_AGE_MS = 3_600_000
 _FILES = ("ts", "seq", "data", "data.off", "key", "key.off")
 _ZERO_OFFSET = np.zeros(1, dtype="<i4").tobytes()
 _EMPTY = pa.py_buffer(b"")
+# Below these many records plain Python beats numpy's fixed cost per call.
+_FEW = 16
+_MANY = 4096
 
 
 def _segment_names(folder: Path) -> list[int]:
@@ -222,8 +225,9 @@ class ShardLog:
         now_ms: int,
         prefix: str,
         may_write: Callable[[], bool] = lambda: True,
-    ) -> tuple[int, int] | None:
-        """Append ``batch``; returns (position of its first record, arrival ms), or None when
+    ) -> tuple[int, int, list[str] | None] | None:
+        """Append ``batch``; returns (position of its first record, arrival ms, its sequence
+        numbers as text for batches small enough to make them one by one), or None when
         ``may_write`` (asked with the lock held) says the shard no longer takes records."""
         with self._locked():
             if not may_write():
@@ -240,21 +244,27 @@ class ShardLog:
                 tail = self._tail = self._create_segment(tail.base + tail.count)
             position = tail.base + tail.count
             arrival = max(now_ms, tail.last_ts)
-            self._write(tail, batch, arrival, prefix, position)
-            return position, arrival
+            numbers = self._write(tail, batch, arrival, prefix, position)
+            return position, arrival, numbers
 
-    def _write(self, tail: _Tail, batch: Batch, arrival: int, prefix: str, position: int) -> None:
+    def _write(
+        self, tail: _Tail, batch: Batch, arrival: int, prefix: str, position: int
+    ) -> list[str] | None:
         n, count, fds = tail.count, batch.count, tail.fds
-        if isinstance(batch.data_offsets, np.ndarray):
-            data_off = (batch.data_offsets[1:] + tail.data_end).astype("<i4")
-            key_off = (batch.key_offsets[1:] + tail.key_end).astype("<i4")
-            seq = sequence_bytes(prefix, position, count)
+        numbers = None
+        if count > _FEW:
+            data_off = (np.asarray(batch.data_offsets[1:]) + tail.data_end).astype("<i4")
+            key_off = (np.asarray(batch.key_offsets[1:]) + tail.key_end).astype("<i4")
             stamps = np.full(count, arrival, dtype="<i8")
         else:
             data_off = array("i", [o + tail.data_end for o in batch.data_offsets[1:]])
             key_off = array("i", [o + tail.key_end for o in batch.key_offsets[1:]])
-            seq = "".join(sequence_numbers(prefix, position, count)).encode()
             stamps = struct.pack(f"<{count}q", *itertools.repeat(arrival, count))
+        if count > _MANY:
+            seq = sequence_bytes(prefix, position, count)
+        else:
+            numbers = sequence_numbers(prefix, position, count)
+            seq = "".join(numbers).encode()
         os.pwrite(fds["data"], batch.data, tail.data_end)
         os.pwrite(fds["key"], batch.keys, tail.key_end)
         os.pwrite(fds["data.off"], data_off, (n + 1) * 4)
@@ -271,6 +281,7 @@ class ShardLog:
         tail.key_end = int(key_off[-1])
         tail.first_ts = tail.first_ts if n else arrival
         tail.last_ts = arrival
+        return numbers
 
     def trim(self, horizon_ms: int) -> int:
         """Delete the whole segments whose every record arrived before ``horizon_ms`` (the

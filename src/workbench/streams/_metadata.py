@@ -13,7 +13,7 @@ from pathlib import Path
 from workbench._files import atomic_write_json, read_json
 from workbench.streams._routing import Router
 from workbench.streams._sequence import sequence_prefix
-from workbench.streams._validation import shard_id
+from workbench.streams._validation import shard_name
 
 
 @dataclass
@@ -29,7 +29,7 @@ class ShardInfo:
 
     @property
     def id(self) -> str:
-        return shard_id(self.index)
+        return shard_name(self.index)
 
     @property
     def is_open(self) -> bool:

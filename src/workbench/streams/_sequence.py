@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from workbench.errors import InvalidArgumentException
+from workbench.errors import InvalidArgumentException, ValidationException
 
 SEQUENCE_WIDTH = 56
 _POSITION_DIGITS = 27
@@ -34,7 +34,22 @@ def sequence_number(prefix: str, position: int) -> str:
 
 
 def sequence_numbers(prefix: str, start: int, count: int) -> list[str]:
-    return [f"{prefix}{p:0{_POSITION_DIGITS}d}" for p in range(start, start + count)]
+    """``count`` consecutive sequence numbers from position ``start``.
+
+    >>> sequence_numbers("4", 9, 2) == [sequence_number("4", 9), sequence_number("4", 10)]
+    True
+    """
+    numbers: list[str] = []
+    stop = start + count
+    while start < stop:
+        # Positions with the same number of digits share their zero padding, so each number
+        # is one str() and one concatenation (C loops), not a formatted f-string.
+        digits = len(str(start))
+        end = min(stop, 10**digits)
+        head = prefix + "0" * (_POSITION_DIGITS - digits)
+        numbers.extend([head + p for p in map(str, range(start, end))])
+        start = end
+    return numbers
 
 
 def sequence_bytes(prefix: str, start: int, count: int) -> np.ndarray:
@@ -51,10 +66,10 @@ def sequence_bytes(prefix: str, start: int, count: int) -> np.ndarray:
 
 
 def parse_sequence_number(text: object, field: str = "StartingSequenceNumber") -> tuple:
-    """(stream creation ms, shard index, position) of a sequence number, or
-    InvalidArgumentException when it is not one this workbench issued."""
+    """(stream creation ms, shard index, position) of a sequence number; ValidationException
+    for what is not a number, InvalidArgumentException for one this workbench never issued."""
     if not isinstance(text, str) or not _PATTERN.fullmatch(text):
-        raise InvalidArgumentException(
+        raise ValidationException(
             f"1 validation error detected: Value '{text}' at '{field}' failed to satisfy "
             "constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})"
         )

@@ -6,7 +6,7 @@
 >>> stream = wb.streams.create_stream("retail-trans", 2)
 >>> stream.put_record(b'{"Invoice": "536365"}', "17850")["ShardId"]
 'shardId-000000000001'
->>> it = stream.get_shard_iterator("shardId-000000000000", "TRIM_HORIZON")
+>>> it = stream.get_shard_iterator("shardId-000000000001", "TRIM_HORIZON")
 >>> [r["Data"] for r in stream.get_records(it)["Records"]]
 [b'{"Invoice": "536365"}']
 """
@@ -14,7 +14,9 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,11 +40,15 @@ from workbench.streams._frames import PartitionKey, frame_records
 from workbench.streams._iterators import ITERATOR_TYPES, Position
 from workbench.streams._log import COLUMNS, Batch, ShardLog
 from workbench.streams._metadata import MetaFile, ShardInfo, StreamMeta
-from workbench.streams._routing import hash_key_of, hash_key_ranges, md5_hash_keys
+from workbench.streams._routing import (
+    hash_key_of,
+    hash_key_ranges,
+    md5_hash_keys,
+    split_hash_keys,
+)
 from workbench.streams._sequence import (
     parse_sequence_number,
     sequence_number,
-    sequence_numbers,
 )
 from workbench.streams._validation import (
     ACCOUNT,
@@ -52,8 +58,8 @@ from workbench.streams._validation import (
     check_length,
     check_partition_key,
     invalid,
-    shard_id,
     shard_index,
+    shard_name,
     stream_arn,
 )
 
@@ -141,7 +147,7 @@ class Stream:
         if log is None:
             meta = self._meta()
             log = self._logs[index] = ShardLog(
-                self.folder / "shards" / shard_id(index), fsync=meta.fsync
+                self.folder / "shards" / shard_name(index), fsync=meta.fsync
             )
         return log
 
@@ -156,9 +162,9 @@ class Stream:
     def _shard_dict(self, meta: StreamMeta, info: ShardInfo) -> dict:
         shard: dict = {"ShardId": info.id}
         if info.parent is not None:
-            shard["ParentShardId"] = shard_id(info.parent)
+            shard["ParentShardId"] = shard_name(info.parent)
         if info.adjacent_parent is not None:
-            shard["AdjacentParentShardId"] = shard_id(info.adjacent_parent)
+            shard["AdjacentParentShardId"] = shard_name(info.adjacent_parent)
         shard["HashKeyRange"] = {
             "StartingHashKey": str(info.start),
             "EndingHashKey": str(info.end),
@@ -261,7 +267,7 @@ class Stream:
                 f"exceeds the maximum record size of {max_bytes} bytes for stream {self.name}."
             )
 
-    def _append(self, info: ShardInfo, prefix: str, batch: Batch) -> tuple[int, int] | None:
+    def _append(self, info: ShardInfo, prefix: str, batch: Batch) -> tuple | None:
         def still_open() -> bool:
             meta = self._meta()
             current = meta.shard(info.index)
@@ -304,7 +310,7 @@ class Stream:
             if done is not None:
                 return {
                     "ShardId": info.id,
-                    "SequenceNumber": sequence_number(prefix, done[0]),
+                    "SequenceNumber": done[2][0],
                     "EncryptionType": "NONE",
                 }
             meta = self._meta()
@@ -318,10 +324,52 @@ class Stream:
             raise invalid(f"[{len(records)} records]", "records", f"have length {bound}")
         meta = self._meta()
         max_bytes = meta.max_record_size_kib * 1024
+        checked = _plain_records(records, max_bytes)
+        if checked is None:
+            checked = self._checked_records(records, max_bytes)
+        datas, keys, hi, lo = checked
+        total = sum(map(len, datas)) + sum(map(len, keys))
+        if total > PUT_RECORDS_MAX_BYTES:
+            raise InvalidArgumentException(
+                f"Records size exceeds 5 MB limit: the request holds {total} bytes of data and "
+                f"partition keys, at most {PUT_RECORDS_MAX_BYTES} are allowed."
+            )
+        self._maybe_trim()
+        results: list = [None] * len(records)
+        pending = np.arange(len(records))
+        while len(pending):
+            meta = self._meta()
+            shards = self._meta_file.open_shards
+            where = self._meta_file.router.shards_of(hi[pending], lo[pending])
+            order = pending[np.argsort(where, kind="stable")]
+            counts = np.bincount(where, minlength=len(shards)).tolist()
+            refused = []
+            start = 0
+            for position, count in enumerate(counts):
+                if not count:
+                    continue
+                members = order[start : start + count].tolist()
+                start += count
+                info = shards[position]
+                prefix = meta.prefix(info.index)
+                batch = Batch.of([datas[i] for i in members], [keys[i] for i in members])
+                done = self._append(info, prefix, batch)
+                if done is None:
+                    refused.extend(members)
+                    continue
+                shard = info.id
+                for i, number in zip(members, done[2], strict=True):
+                    results[i] = {"ShardId": shard, "SequenceNumber": number}
+            pending = np.array(refused, dtype=np.int64)
+        return {"FailedRecordCount": 0, "Records": results, "EncryptionType": "NONE"}
+
+    def _checked_records(
+        self, records: Sequence, max_bytes: int
+    ) -> tuple[list[bytes], list[bytes], np.ndarray, np.ndarray]:
+        """Each record checked on its own, so the error names the first bad one."""
         datas: list[bytes] = []
         keys: list[bytes] = []
         hash_keys: list[int] = []
-        total = 0
         for i, entry in enumerate(records, start=1):
             if not isinstance(entry, dict):
                 raise invalid(entry, f"records.{i}.member", "be a record dict")
@@ -329,42 +377,14 @@ class Stream:
             key = check_partition_key(entry.get("PartitionKey"), f"records.{i}.member.partitionKey")
             self._check_record(data, key, max_bytes, f"records.{i}.member.")
             explicit = entry.get("ExplicitHashKey")
-            encoded = key.encode()
             hash_keys.append(
                 hash_key_of(key)
                 if explicit is None
                 else check_hash_key(explicit, f"records.{i}.member.explicitHashKey")
             )
             datas.append(data)
-            keys.append(encoded)
-            total += len(data) + len(encoded)
-        if total > PUT_RECORDS_MAX_BYTES:
-            raise InvalidArgumentException(
-                f"Records size exceeds 5 MB limit: the request holds {total} bytes of data and "
-                f"partition keys, at most {PUT_RECORDS_MAX_BYTES} are allowed."
-            )
-        self._maybe_trim()
-        results: list[dict | None] = [None] * len(records)
-        pending = list(range(len(records)))
-        while pending:
-            meta = self._meta()
-            router, shards = self._meta_file.router, self._meta_file.open_shards
-            groups: dict[int, list[int]] = {}
-            for i in pending:
-                groups.setdefault(router.shard_of(hash_keys[i]), []).append(i)
-            pending = []
-            for where, members in groups.items():
-                info = shards[where]
-                prefix = meta.prefix(info.index)
-                batch = Batch.of([datas[i] for i in members], [keys[i] for i in members])
-                done = self._append(info, prefix, batch)
-                if done is None:
-                    pending.extend(members)
-                    continue
-                numbers = sequence_numbers(prefix, done[0], len(members))
-                for i, number in zip(members, numbers, strict=True):
-                    results[i] = {"ShardId": info.id, "SequenceNumber": number}
-        return {"FailedRecordCount": 0, "Records": results, "EncryptionType": "NONE"}
+            keys.append(key.encode())
+        return datas, keys, *split_hash_keys(hash_keys)
 
     def put_frame(self, frame: object, partition_key: PartitionKey = None) -> dict:
         """Put every row of a polars/pandas frame, Arrow table or iterable of dicts as one JSON
@@ -497,7 +517,7 @@ class Stream:
                 )
             if index != info.index:
                 raise InvalidArgumentException(
-                    f"Invalid StartingSequenceNumber. It encodes {shard_id(index)}, while it "
+                    f"Invalid StartingSequenceNumber. It encodes {shard_name(index)}, while it "
                     f"was used in a call to a shard with {info.id}"
                 )
             position += iterator_type == "AFTER_SEQUENCE_NUMBER"
@@ -515,7 +535,7 @@ class Stream:
             raise InvalidArgumentException("Invalid ShardIterator.")
         info = meta.shard(where.shard_index)
         if info is None:
-            raise self._not_found_shard(shard_id(where.shard_index))
+            raise self._not_found_shard(shard_name(where.shard_index))
         return where, meta, info
 
     def _read(
@@ -545,7 +565,7 @@ class Stream:
         children = []
         for s in sorted(meta.shards, key=lambda s: s.index):
             if info.index in (s.parent, s.adjacent_parent):
-                parents = [shard_id(p) for p in (s.parent, s.adjacent_parent) if p is not None]
+                parents = [shard_name(p) for p in (s.parent, s.adjacent_parent) if p is not None]
                 children.append(
                     {
                         "ShardId": s.id,
@@ -832,6 +852,31 @@ class Stream:
 def check_tag(key: object, value: object) -> None:
     check_length(key, "tags.key", 1, 128)
     check_length(value, "tags.value", 0, 256)
+
+
+def _plain_records(
+    records: Sequence, max_bytes: int
+) -> tuple[list[bytes], list[bytes], np.ndarray, np.ndarray] | None:
+    """The fast path of PutRecords: bytes data, text keys, no explicit hash keys, all within
+    the limits, checked by whole-list operations; None sends the request to the careful path."""
+    try:
+        datas = [e["Data"] for e in records]
+        texts = [e["PartitionKey"] for e in records]
+        if any("ExplicitHashKey" in e for e in records):
+            return None
+    except (TypeError, KeyError):
+        return None
+    if set(map(type, datas)) != {bytes} or set(map(type, texts)) != {str}:
+        return None
+    chars = list(map(len, texts))
+    if min(chars) < 1 or max(chars) > 256:
+        return None
+    keys = [k.encode() for k in texts]
+    if max(map(operator.add, map(len, datas), map(len, keys))) > max_bytes:
+        return None
+    digests = b"".join([hashlib.md5(k).digest() for k in keys])
+    halves = np.frombuffer(digests, dtype=">u8").reshape(-1, 2).astype(np.uint64)
+    return datas, keys, halves[:, 0], halves[:, 1]
 
 
 def _arrow_batch(data: pa.Array, keys: pa.Array) -> Batch:
