@@ -23,7 +23,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +32,7 @@ import polars as pl
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import parse_args, report  # noqa: E402
+from _harness import parse_args, report
 
 T0 = 1_767_225_600_000  # 2026-01-01 in epoch ms
 RATE = 10_000  # bids per second of event time
@@ -72,7 +71,11 @@ def bids(n: int, seed: int = 5) -> pl.DataFrame:
 def _cpu(run) -> dict:
     cpu, wall = time.process_time(), time.perf_counter()
     events = run()
-    return {"events": events, "cpu_s": time.process_time() - cpu, "wall_s": time.perf_counter() - wall}
+    return {
+        "events": events,
+        "cpu_s": time.process_time() - cpu,
+        "wall_s": time.perf_counter() - wall,
+    }
 
 
 def _lines(path: str) -> list[bytes]:
@@ -136,7 +139,9 @@ def peer_bytewax(path: str, query: str) -> dict:
             windower = win.SlidingWindower(
                 length=timedelta(seconds=10), offset=timedelta(seconds=2), align_to=align
             )
-            counts = win.count_window("count", parsed, clock, windower, key=lambda b: str(b["auction"]))
+            counts = win.count_window(
+                "count", parsed, clock, windower, key=lambda b: str(b["auction"])
+            )
             per_window = op.key_on("window", counts.down, lambda kv: str(kv[1][0]))
             hottest = op.reduce_final(
                 "hottest", per_window, lambda a, b: a if a[1][1] >= b[1][1] else b
@@ -165,9 +170,7 @@ def peer_pathway(path: str, query: str) -> dict:
             )
         else:
             window = pw.temporal.sliding(hop=2000, duration=10_000, origin=T0)
-            counts = table.windowby(
-                table.date_time, window=window, instance=table.auction
-            ).reduce(
+            counts = table.windowby(table.date_time, window=window, instance=table.auction).reduce(
                 start=pw.this._pw_window_start,
                 auction=pw.this._pw_instance,
                 num=pw.reducers.count(),
@@ -207,7 +210,9 @@ def run_peer(name: str, path: str, query: str, timeout: float) -> dict | None:
 def workbench(clock=None):
     from workbench import SimulatedClock, Workbench
 
-    return Workbench(home=tempfile.mkdtemp(prefix="bench-analytics-"), clock=clock or SimulatedClock(start=0))
+    return Workbench(
+        home=tempfile.mkdtemp(prefix="bench-analytics-"), clock=clock or SimulatedClock(start=0)
+    )
 
 
 def engine_rate(wb, stream_name: str, name: str, sql: str, n: int) -> tuple[float, int]:
@@ -329,7 +334,9 @@ def soak_rss_growth(event_minutes: float) -> tuple[float, int]:
             ts = T0 + i * 1000 // RATE
             data = [
                 b'{"auction":%d,"price":%d,"date_time":%d}' % (a, p, t)
-                for a, p, t in zip((i % 1000).tolist(), (i % 9973).tolist(), ts.tolist(), strict=True)
+                for a, p, t in zip(
+                    (i % 1000).tolist(), (i % 9973).tolist(), ts.tolist(), strict=True
+                )
             ]
             clock.set(ts[-1] / 1000)
             return pa.table({"data": pa.array(data, pa.binary())})
@@ -388,7 +395,9 @@ def main() -> None:
         ("streamed / batch CPU time", stream_cpu / batch_cpu, "x (<= 2 wanted)"),
     ]
     path = Path(tempfile.mkdtemp(prefix="bench-peers-")) / "bids.jsonl"
-    frame.head(peer_n).select("auction", "bidder", "price", "channel", "url", "date_time", "extra").write_ndjson(path)
+    frame.head(peer_n).select(
+        "auction", "bidder", "price", "channel", "url", "date_time", "extra"
+    ).write_ndjson(path)
     peer_rates: dict[str, dict[str, float]] = {}
     for peer in ("python", "bytewax", "pathway"):
         for query in ("q7", "q5"):
@@ -396,7 +405,9 @@ def main() -> None:
             if got:
                 rate = got["events"] / got["cpu_s"]
                 peer_rates.setdefault(peer, {})[query] = rate
-                rows.append((f"{query} {peer} (events/s/core)", rate, f"{got['wall_s']:.1f} s wall"))
+                rows.append(
+                    (f"{query} {peer} (events/s/core)", rate, f"{got['wall_s']:.1f} s wall")
+                )
     ours = {"q7": q7_rate, "q5": q5_rate}
 
     def ratio(peer: str) -> float | None:
@@ -406,7 +417,9 @@ def main() -> None:
         return min(ours[q] / rates[q] for q in rates)
 
     latency_p99, windows = window_latency(8.0 if args.quick else 60.0)
-    rows.append(("window latency p99 (10k ev/s, 1 s windows)", latency_p99, f"s over {windows} windows"))
+    rows.append(
+        ("window latency p99 (10k ev/s, 1 s windows)", latency_p99, f"s over {windows} windows")
+    )
     growth, soaked = soak_rss_growth(3.0 if args.quick else 30.0)
     rows.append(("soak RSS growth (1-minute windows)", growth, f"MB over {soaked:,} events"))
     for peer in ("bytewax", "pathway", "python"):

@@ -8,7 +8,7 @@ output. Write a query as Flink SQL with a window TVF, or in Python with polars e
 engine runs both. See ``notebooks/05_windows_and_watermarks.ipynb``.
 """
 
-from workbench.analytics._anomaly import random_cut_forest
+from workbench.analytics._anomaly import AnomalyScorer, random_cut_forest
 from workbench.analytics._outputs import QueryOutput
 from workbench.analytics._query import Query
 from workbench.analytics._service import Analytics
@@ -19,6 +19,7 @@ from workbench.analytics._windows import cumulate, hop, session, sliding, tumble
 
 __all__ = [
     "Analytics",
+    "AnomalyScorer",
     "ArraySource",
     "CallbackSink",
     "EventTable",

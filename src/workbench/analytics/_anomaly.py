@@ -41,34 +41,51 @@ class _Tree:
     """A random cut tree in flat arrays (dimension, cut, children, size per node)."""
 
     def __init__(self, points: np.ndarray, rng: np.random.Generator, max_depth: int) -> None:
-        dims, cuts, lefts, rights, sizes = [], [], [], [], []
-        stack = [(np.arange(len(points)), 0, -1, False)]
-        while stack:
-            index, depth, parent, is_right = stack.pop()
-            node = len(dims)
-            if parent >= 0:
-                (rights if is_right else lefts)[parent] = node
-            dims.append(-1)
-            cuts.append(0.0)
-            lefts.append(-1)
-            rights.append(-1)
-            sizes.append(len(index))
-            subset = points[index]
-            low, high = subset.min(axis=0), subset.max(axis=0)
+        # Grown level by level: every node of a level is cut in one vectorised pass.
+        n, d = points.shape
+        capacity = 2 * n + 1
+        self.dim = np.full(capacity, -1)
+        self.cut = np.zeros(capacity)
+        self.left = np.full(capacity, -1)
+        self.right = np.full(capacity, -1)
+        self.size = np.zeros(capacity, dtype=np.int64)
+        self.size[0] = n
+        node_of = np.zeros(n, dtype=np.int64)
+        frontier = np.array([0]) if n > 1 else np.array([], dtype=np.int64)
+        used = 1
+        for _ in range(max_depth):
+            if frontier.size == 0:
+                break
+            rows = np.nonzero(np.isin(node_of, frontier))[0]
+            slot = np.searchsorted(frontier, node_of[rows])
+            k = len(frontier)
+            low = np.full((k, d), np.inf)
+            high = np.full((k, d), -np.inf)
+            np.minimum.at(low, slot, points[rows])
+            np.maximum.at(high, slot, points[rows])
             span = high - low
-            if len(index) <= 1 or depth >= max_depth or span.sum() <= 0:
-                continue
-            dim = int(rng.choice(len(span), p=span / span.sum()))
-            cut = rng.uniform(low[dim], high[dim])
-            left = subset[:, dim] <= cut
-            dims[node], cuts[node] = dim, cut
-            stack.append((index[~left], depth + 1, node, True))
-            stack.append((index[left], depth + 1, node, False))
-        self.dim = np.array(dims)
-        self.cut = np.array(cuts)
-        self.left = np.array(lefts)
-        self.right = np.array(rights)
-        self.size = np.array(sizes)
+            total = span.sum(axis=1)
+            splits = total > 0
+            # The RCF rule: a dimension with probability proportional to its span.
+            pick = rng.random(k) * total
+            dim = np.minimum((np.cumsum(span, axis=1) <= pick[:, None]).sum(axis=1), d - 1)
+            at = np.arange(k)
+            cut = low[at, dim] + rng.random(k) * span[at, dim]
+            parents = frontier[splits]
+            lefts = used + 2 * np.arange(len(parents))
+            used += 2 * len(parents)
+            self.dim[parents], self.cut[parents] = dim[splits], cut[splits]
+            self.left[parents], self.right[parents] = lefts, lefts + 1
+            child = np.full(k, -1)
+            child[splits] = lefts
+            moving = splits[slot]
+            rows, slot = rows[moving], slot[moving]
+            go_right = points[rows, dim[slot]] > cut[slot]
+            node_of[rows] = child[slot] + go_right
+            counts = np.bincount(node_of[rows], minlength=used)
+            new_nodes = np.arange(used - 2 * len(parents), used)
+            self.size[new_nodes] = counts[new_nodes]
+            frontier = new_nodes[counts[new_nodes] > 1]
 
     def depth(self, points: np.ndarray) -> np.ndarray:
         """Path length of each point, plus the expected rest below a leaf holding several."""
