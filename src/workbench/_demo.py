@@ -61,9 +61,45 @@ def _streams_step(wb: Workbench) -> list[Output]:
     ]
 
 
+def _analytics_step(wb: Workbench) -> list[Output]:
+    from workbench.sources import retail
+
+    stream = wb.streams.create_stream("analytics-retail", 1)
+    stream.put_frame(retail(seed=7).frame(3000), partition_key="Country")
+    wb.analytics.create_table(
+        "retail",
+        stream,
+        event_time="InvoiceDate",
+        time_format="%Y-%m-%d %H:%M:%S",
+        watermark="5s",
+        schema={"InvoiceDate": "VARCHAR", "Country": "VARCHAR", "Quantity": "BIGINT"},
+    )
+    query = wb.analytics.create_sql_query(
+        "quantity_per_country",
+        """SELECT window_start, window_end, Country, SUM(Quantity) AS quantity
+           FROM TABLE(TUMBLE(TABLE retail, DESCRIPTOR(InvoiceDate), INTERVAL '1' MINUTE))
+           GROUP BY window_start, window_end, Country""",
+        idle_timeout=60,
+    )
+    query.run_until_idle()
+    wb.clock.advance("10m")  # the stream goes quiet: the idle timeout closes the last windows
+    query.run_until_idle()
+    metrics = query.metrics()
+    results = query.results()
+    return [
+        Output(
+            f"analytics: {metrics['records_in']} retail records, {results.height} window results "
+            f"({metrics['late_records']} late records), watermark {metrics['watermark']}",
+            "in memory",
+        ),
+        Output("quantity_per_country checkpoint and results", str(query.folder)),
+    ]
+
+
 STEPS: list[tuple[str, Step]] = [
     ("Simulated clock", _clock_step),
     ("Data Streams", _streams_step),
+    ("Data Analytics windows", _analytics_step),
 ]
 
 

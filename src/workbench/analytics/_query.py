@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -330,6 +331,11 @@ class Query:
     def errors(self) -> pl.DataFrame:
         """Records that could not be read (not JSON, no event time), with the reason."""
         return _frame(self._store.read("errors"))
+
+    @property
+    def folder(self) -> Path:
+        """Where the query keeps its checkpoint, results, late and error records."""
+        return self._store.folder
 
     @property
     def watermark(self) -> datetime | None:
