@@ -30,14 +30,19 @@ from workbench.analytics._sinks import Sink
 from workbench.analytics._table import TS, EventTable
 from workbench.analytics._time import ms_to_timestamps
 from workbench.analytics._watermark import END_OF_TIME, NO_TIME, late_records
-from workbench.analytics._windows import FixedWindows, SessionWindows, SlidingWindows, Windows
+from workbench.analytics._windows import (
+    WINDOW_COLUMNS,
+    FixedWindows,
+    SessionWindows,
+    SlidingWindows,
+    Windows,
+)
 from workbench.clock import Clock
 from workbench.errors import ValidationException
 
 Aggregate = Callable[[pa.Table], pa.Table]
 EMIT_MODES = ("final", "updates")
 _COMPACT_CHUNKS = 32
-WINDOW_COLUMNS = ("window_start", "window_end", "window_time")
 
 
 class Query:
@@ -222,7 +227,14 @@ class Query:
             return
         windows = self.windows
         if isinstance(windows, FixedWindows):
-            ready = self._fixed(after, until)
+            rows = self._fixed(after, until)
+            if rows is None:
+                return
+            over_windows = getattr(self.aggregate, "over_windows", None)
+            if over_windows is not None:
+                self._emit(over_windows(rows, windows, after, until), final=True)
+                return
+            ready = _assign(rows, windows, lambda ends: (ends > after) & (ends <= until))
         elif isinstance(windows, SessionWindows):
             ready = self._sessions(until)
         else:
@@ -244,10 +256,7 @@ class Query:
             elif remain.any():
                 kept.append(chunk.filter(pa.array(remain)))
         self._chunks = kept
-        if not parts:
-            return None
-        rows = pa.concat_tables(parts)
-        return _assign(rows, windows, lambda ends: (ends > after) & (ends <= until))
+        return pa.concat_tables(parts) if parts else None
 
     def _sessions(self, until: int) -> pa.Table | None:
         windows: SessionWindows = self.windows  # type: ignore[assignment]

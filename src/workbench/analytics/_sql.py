@@ -27,7 +27,16 @@ import duckdb
 import pyarrow as pa
 
 from workbench.analytics._time import parse_interval
-from workbench.analytics._windows import Windows, cumulate, hop, session, sliding, tumble
+from workbench.analytics._windows import (
+    WINDOW_COLUMNS,
+    FixedWindows,
+    Windows,
+    cumulate,
+    hop,
+    session,
+    sliding,
+    tumble,
+)
 from workbench.errors import ValidationException
 
 WINDOWED = "__windowed"
@@ -194,6 +203,25 @@ class SqlAggregate:
             raise ValidationException(f"the query failed on DuckDB: {error}") from error
         finally:
             self._con.unregister(self.spec.relation)
+
+    def over_windows(
+        self, rows: pa.Table, windows: FixedWindows, after: int, until: int
+    ) -> pa.Table:
+        """Assign rows (with their ``__ts``) to windows ending in ``(after, until]`` and
+        aggregate them, in one DuckDB statement."""
+        columns = [c for c in rows.column_names if c not in ("__ts", *WINDOW_COLUMNS)]
+        self._con.register("__rows", rows)
+        try:
+            self._con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {self.spec.relation} AS "
+                + windows.sql("__rows", columns, after, until)
+            )
+            return self._con.sql(self.spec.sql).to_arrow_table()
+        except duckdb.Error as error:
+            raise ValidationException(f"the query failed on DuckDB: {error}") from error
+        finally:
+            self._con.execute(f"DROP VIEW IF EXISTS {self.spec.relation}")
+            self._con.unregister("__rows")
 
     def check(self, empty_rows: pa.Table) -> None:
         """Run the SQL once over no rows, so a mistake shows when the query is created."""

@@ -22,6 +22,9 @@ from workbench.analytics._time import parse_interval
 from workbench.errors import ValidationException
 
 
+WINDOW_COLUMNS = ("window_start", "window_end", "window_time")
+
+
 @dataclass(frozen=True)
 class FixedWindows:
     """Tumbling, hopping or cumulative windows: every window a row belongs to is known at once.
@@ -79,6 +82,30 @@ class FixedWindows:
             keep = end > ts
             parts.append((rows[keep], start[keep], end[keep]))
         return tuple(np.concatenate(p) for p in zip(*parts, strict=True))  # type: ignore[return-value]
+
+
+    def sql(self, relation: str, columns: list[str], after: int, until: int) -> str:
+        """The (row, window) pairs of ``relation`` with ends in ``(after, until]``, as DuckDB SQL.
+
+        The same assignment as :meth:`windows_of`, for a query that DuckDB runs in one pipeline
+        with the aggregate, without materialising the pairs.
+        """
+        period, width = (self.size, self.step) if self.kind == "CUMULATE" else (self.slide, 0)
+        floor = f"(__ts - ((__ts % {period}) + {period}) % {period})"
+        if self.kind == "CUMULATE":
+            start, end = floor, f"{floor} + (__j + 1) * {width}"
+        else:
+            start = f"{floor} - __j * {self.slide}"
+            end = f"{start} + {self.size}"
+        keep = ", ".join(f'"{c}"' for c in columns)
+        return (
+            f"SELECT {keep}, epoch_ms(__s)::TIMESTAMP_MS AS window_start, "
+            "epoch_ms(__e)::TIMESTAMP_MS AS window_end, "
+            "epoch_ms(__e - 1)::TIMESTAMP_MS AS window_time "
+            f"FROM (SELECT *, {start} AS __s, {end} AS __e "
+            f"FROM {relation}, range({self.per_row}) AS __r(__j)) "
+            f"WHERE __e > __ts AND __e > {after} AND __e <= {until}"
+        )
 
 
 @dataclass(frozen=True)
