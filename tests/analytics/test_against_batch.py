@@ -108,7 +108,7 @@ def streamed(wb, kind: str, events: pl.DataFrame, delay: int, lateness: int, bat
 
 @pytest.mark.parametrize("kind", ["TUMBLE", "HOP", "CUMULATE", "SESSION"])
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     events=events_strategy,
@@ -147,7 +147,7 @@ def sliding_batch(events: pl.DataFrame, range_ms: int) -> list[tuple]:
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(events=events_strategy, delay=st.integers(0, 1500), batch_size=st.integers(1, 40))
 def test_sliding_range_windows_in_sql_and_polars_equal_batch(

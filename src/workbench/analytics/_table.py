@@ -85,7 +85,8 @@ class EventTable:
         self._con.register("records", pa.table({"data": text}))
         try:
             # Strict is the faster reader; it fails the whole batch on any bad record.
-            return self._con.sql(select.replace("READER", "json_transform_strict")).to_arrow_table(), None
+            strict = select.replace("READER", "json_transform_strict")
+            return self._con.sql(strict).to_arrow_table(), None
         except duckdb.Error:
             # Some record is not JSON or has a field of another type: split the batch so the
             # readable ones go on (a mistyped field reads as null).

@@ -21,7 +21,6 @@ import numpy as np
 from workbench.analytics._time import parse_interval
 from workbench.errors import ValidationException
 
-
 WINDOW_COLUMNS = ("window_start", "window_end", "window_time")
 
 
@@ -82,7 +81,6 @@ class FixedWindows:
             keep = end > ts
             parts.append((rows[keep], start[keep], end[keep]))
         return tuple(np.concatenate(p) for p in zip(*parts, strict=True))  # type: ignore[return-value]
-
 
     def sql(self, relation: str, columns: list[str], after: int, until: int) -> str:
         """The (row, window) pairs of ``relation`` with ends in ``(after, until]``, as DuckDB SQL.
