@@ -96,9 +96,28 @@ def _analytics_step(wb: Workbench) -> list[Output]:
     ]
 
 
+def _sources_step(wb: Workbench) -> list[Output]:
+    from workbench.errors import ResourceNotFoundException
+    from workbench.sources import retail
+
+    try:
+        stream = wb.streams.stream("retail-trans")
+    except ResourceNotFoundException:
+        stream = wb.streams.create_stream("retail-trans", 1)
+    counts = retail(clock=wb.clock).producer(stream, max_count=1000, fast=True).run()
+    return [
+        Output(
+            f"retail producer: {counts['sent']} records into retail-trans in "
+            f"{counts['batches']} PutRecords calls, keys part-00001..part-01024",
+            str(stream.folder),
+        )
+    ]
+
+
 STEPS: list[tuple[str, Step]] = [
     ("Simulated clock", _clock_step),
     ("Data Streams", _streams_step),
+    ("Sources", _sources_step),
     ("Data Analytics windows", _analytics_step),
 ]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 from workbench._home import Home
@@ -11,6 +11,8 @@ from workbench.clock import Clock, WallClock
 
 if TYPE_CHECKING:
     from workbench.analytics import Analytics
+    from workbench.firehose import Firehose
+    from workbench.lake import Lake
     from workbench.streams import Streams
 
 
@@ -34,14 +36,28 @@ class Workbench:
         self.home = Home(home)
         self.clock: Clock = clock if clock is not None else WallClock()
 
-    @cached_property
+    @functools.cached_property
     def analytics(self) -> Analytics:
         """Kinesis Data Analytics: windowed continuous queries (:mod:`workbench.analytics`)."""
         from workbench.analytics import Analytics
 
         return Analytics(self)
 
-    @cached_property
+    @functools.cached_property
+    def lake(self) -> Lake:
+        """S3-shaped buckets and objects (``s3://bucket/key``) in ``<home>/lake/`` or on S3."""
+        from workbench.lake import Lake
+
+        return Lake.for_home(self.home, self.clock)
+
+    @functools.cached_property
+    def firehose(self) -> Firehose:
+        """Delivery streams that buffer, transform and convert records into the lake."""
+        from workbench.firehose import Firehose
+
+        return Firehose(self)
+
+    @functools.cached_property
     def streams(self) -> Streams:
         """Kinesis Data Streams in this home (``<home>/streams/``)."""
         from workbench.streams import Streams

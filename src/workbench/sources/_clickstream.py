@@ -9,6 +9,7 @@ The default rate follows a daily traffic shape.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,6 +29,7 @@ _QUERIES = [
     "shoes", "running shoes", "jacket", "rain jacket", "backpack", "water bottle", "socks",
     "sunglasses", "watch", "headphones", "yoga mat", "t-shirt", "hoodie", "gift card",
 ]  # fmt: skip
+_QUERY_TABLE = pl.Series([*_QUERIES, None], dtype=pl.String)
 _MIDDLE_P = 0.25  # geometric: a session has on average 3 events between landing and cart
 _CART_P, _BUY_P, _SEARCH_P = 0.3, 0.35, 0.3
 
@@ -67,7 +69,13 @@ class ClickstreamModel:
         self._country = (
             Weighted(zipf_weights(len(_COUNTRIES), 1.2)).sample(rng, self._users).astype(np.int8)
         )
-        self._product_table = Weighted(zipf_weights(int(o["products"]), 1.0))
+        products = int(o["products"])
+        self._product_table = Weighted(zipf_weights(products, 1.0))
+        ids = [f"{i:05d}" for i in range(products)]
+        self._products = pl.Series([*ids, None], dtype=pl.String)
+        self._pages = pl.Series(
+            ["/", "/search", "/cart", "/checkout", *(f"/product/{i}" for i in ids)]
+        )
         self._free_from = np.full(self._users, -np.inf)  # when each user may start a new session
         self._session = 0
         self._pending: dict[str, np.ndarray] = {}
@@ -119,40 +127,25 @@ class ClickstreamModel:
         return self._texts({k: v[order[:ready]] for k, v in events.items()})
 
     def _texts(self, e: dict[str, np.ndarray]) -> pl.DataFrame:
-        kind = e["kind"]
-        product_id = pl.col("_product").cast(pl.String).str.zfill(5)
+        # Every text column is gathered from a table made once: building strings row by row
+        # (even vectorised) costs several times more than the rest of the model.
+        kind, products = e["kind"], self._products
         has_product = (kind >= 2) | ((kind == 0) & ~e["landing"])
-        pages = pl.Series(["/product/", "/search", "/cart", "/checkout"]).gather(kind)
+        none = products.len() - 1  # the tables end with a null
+        page = np.where(e["landing"], 0, np.where(kind == 0, 4 + e["product"], kind))
         return pl.DataFrame(
             {
-                "user_id": "user-" + pl.Series(e["user"]).cast(pl.String).str.zfill(6),
-                "session_id": "s-" + pl.Series(e["session"]).cast(pl.String).str.zfill(9),
+                "user_id": _user_ids(self._users).gather(e["user"]),
+                "session_id": e["session"],
                 "event_type": pl.Series(EVENT_TYPES).gather(kind),
-                "_page": pages,
-                "_product": e["product"],
-                "_landing": e["landing"],
-                "_has_product": has_product,
-                "_query": pl.Series(_QUERIES).gather(e["query"]),
+                "page": self._pages.gather(page),
+                "product_id": products.gather(np.where(has_product, e["product"], none)),
+                "search_query": _QUERY_TABLE.gather(np.where(kind == 1, e["query"], len(_QUERIES))),
                 "referrer": pl.Series(_REFERRERS).gather(e["referrer"]),
                 "device": pl.Series(_DEVICES).gather(self._device[e["user"]]),
                 "country": pl.Series(_COUNTRIES).gather(self._country[e["user"]]),
                 "_t": e["_t"],
             }
-        ).select(
-            "user_id",
-            "session_id",
-            "event_type",
-            page=pl.when("_landing")
-            .then(pl.lit("/"))
-            .when(pl.col("event_type") == "page_view")
-            .then(pl.col("_page") + product_id)
-            .otherwise("_page"),
-            product_id=pl.when("_has_product").then(product_id),
-            search_query=pl.when(pl.col("event_type") == "search").then("_query"),
-            referrer="referrer",
-            device="device",
-            country="country",
-            _t="_t",
         )
 
     def _respect_gaps(
@@ -185,3 +178,9 @@ class ClickstreamModel:
     @staticmethod
     def event_time(seconds: np.ndarray) -> pl.Series:
         return seconds_as_datetime(seconds)
+
+
+@functools.cache
+def _user_ids(users: int) -> pl.Series:
+    """``user-000042`` for every user number, made once per population size."""
+    return "user-" + pl.Series(np.arange(users)).cast(pl.String).str.zfill(6)

@@ -93,6 +93,19 @@ class NexmarkModel:
             ["".join(w) for w in rng.choice(list("abcdefghijklmnopqrstuvwxyz"), (2000, 7))]
         )
         self._event = 0
+        # Text made once and gathered per event: building strings per row is the slow part.
+        words = self._words.to_list()
+        self._urls = pl.Series(
+            [
+                f"https://www.nexmark.com/{a}/{b}/{c}/item.htm?query=1"
+                for a, b, c in zip(words, words[1:] + words[:1], words[7:] + words[:7], strict=True)
+            ]
+        )
+        numbered = range(_CHANNELS)
+        self._channels = pl.Series([*_HOT_CHANNELS, *(f"channel-{n}" for n in numbered)])
+        self._channel_ids = pl.Series(
+            [""] * len(_HOT_CHANNELS) + [f"&channel_id={n}" for n in numbered]
+        )
 
     def chunk(self, times: np.ndarray) -> pl.DataFrame:
         count = len(times)
@@ -176,35 +189,21 @@ class NexmarkModel:
         # Unlike the reference, never bid on an auction not created yet: joins stay complete.
         in_flight = np.minimum(in_flight, last_auction)
         auction = np.where(hot, (last_auction // HOT_EVERY) * HOT_EVERY, in_flight)
+        # Half the bids come through one of the hot channels, the rest through numbered ones.
         hot_channel = rng.integers(0, 2, count) > 0
-        channel_number = rng.integers(0, _CHANNELS, count)
-        channel_name = pl.Series(channel_number).cast(pl.String)
-        channel = pl.Series(
-            np.where(hot_channel, channel_number % len(_HOT_CHANNELS), len(_HOT_CHANNELS))
+        channel = np.where(
+            hot_channel,
+            rng.integers(0, len(_HOT_CHANNELS), count),
+            len(_HOT_CHANNELS) + rng.integers(0, _CHANNELS, count),
         )
-        named = pl.Series([*_HOT_CHANNELS, ""]).gather(channel)
-        words = self._words
-        path = "/".join(["{}"] * 3)
-        url = pl.DataFrame(
-            {f"w{i}": words.gather(rng.integers(0, len(words), count)) for i in range(3)}
-        ).select(
-            pl.format("https://www.nexmark.com/" + path + "/item.htm?query=1", "w0", "w1", "w2")
-        )
-        channel_text = pl.select(
-            pl.when(named == "").then("channel-" + channel_name).otherwise(named)
-        ).to_series()
-        url = pl.select(
-            pl.when(named == "")
-            .then(url.to_series() + "&channel_id=" + channel_name)
-            .otherwise(url.to_series())
-        ).to_series()
+        url = self._urls.gather(rng.integers(0, len(self._urls), count))
         return pl.DataFrame(
             {
                 "auction": FIRST_ID + auction,
                 "bidder": self._pick_person(last_person, self._hot["bidder"]),
                 "price": _log_uniform_cents(rng, count),
-                "channel": channel_text,
-                "url": url,
+                "channel": self._channels.gather(channel),
+                "url": url + self._channel_ids.gather(channel),
             }
         )
 

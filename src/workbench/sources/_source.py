@@ -8,7 +8,8 @@ the first k events are the same whatever n is.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -248,7 +249,7 @@ class Source:
                 items: list[Any] = part.select(columns).write_ndjson().split("\n")[:-1]
             else:
                 values = [s.to_list() for s in part.select(columns).get_columns()]
-                items = [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+                items = list(map(_record_maker(tuple(columns)), *values))
             if where is None:
                 out = items
             else:
@@ -262,6 +263,18 @@ class Source:
                 record = orjson.loads(out[position]) if text else out[position]
                 out[position] = break_record(record, MALFORMED_KINDS[kind - 1], int(which), text)
         return out
+
+
+@functools.cache
+def _record_maker(columns: tuple[str, ...]) -> Callable[..., dict[str, Any]]:
+    """A function building one record from its column values.
+
+    A dict display compiled for the columns builds records about half again as fast as
+    ``dict(zip(...))`` (no tuple per row, no key iteration), as namedtuple does for its class.
+    """
+    names = [f"v{i}" for i in range(len(columns))]
+    body = ", ".join(f"{column!r}: {name}" for column, name in zip(columns, names, strict=True))
+    return eval(f"lambda {', '.join(names)}: {{{body}}}")
 
 
 def _seconds_to_datetime(seconds: pl.Expr) -> pl.Expr:

@@ -34,6 +34,7 @@ import itertools
 import mmap
 import os
 import shutil
+import stat
 import struct
 import uuid
 from array import array
@@ -93,13 +94,20 @@ class Batch:
         return cls(b"".join(data), data_offsets, b"".join(keys), key_offsets)
 
 
+def _open_rw(path: Path) -> int:
+    try:
+        return os.open(path, os.O_RDWR)
+    except PermissionError:  # a sealed ts (read-only); only read from then on
+        return os.open(path, os.O_RDONLY)
+
+
 class _Tail:
     """A writer's open segment: its file descriptors and where the next record goes."""
 
     def __init__(self, folder: Path, base: int) -> None:
         self.folder = folder
         self.base = base
-        self.fds = {name: os.open(folder / name, os.O_RDWR) for name in _FILES}
+        self.fds = {name: _open_rw(folder / name) for name in _FILES}
         self.count = -1
         self.data_end = self.key_end = 0
         self.first_ts = self.last_ts = 0
@@ -161,18 +169,21 @@ class ShardLog:
 
     # -- writing ---------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _open_lock(self) -> int:
         # One lock descriptor kept open per shard: flock on it costs one syscall, where
         # workbench._files.locked would open and close the file on every put.
-        if self._lock_fd is None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self._lock_fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        return self._lock_fd
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        lock = self._lock_fd if self._lock_fd is not None else self._open_lock()
+        fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
     def close(self) -> None:
         if self._tail is not None:
@@ -198,7 +209,12 @@ class ShardLog:
         return tail
 
     def _current(self) -> _Tail:
-        """The segment to append to, brought up to date with other writers (lock held)."""
+        """The segment to append to, brought up to date with other writers (lock held).
+
+        A writer that rolls over first seals the old segment by making its ``ts`` read-only, so
+        the one ``fstat`` that tells every writer how many records exist also tells it when to
+        move on to the next segment.
+        """
         tail = self._tail
         if tail is None:
             names = _segment_names(self.folder)
@@ -207,15 +223,14 @@ class ShardLog:
             if tail.count < 0:
                 tail.recover()
         while True:
-            count = os.fstat(tail.fds["ts"]).st_size // 8
+            st = os.fstat(tail.fds["ts"])
+            count = st.st_size // 8
             if count != tail.count:
                 tail.sync(count)
-            following = f"{self._dir}/{tail.base + tail.count:020d}"
-            if tail.count == 0 or not os.path.exists(following):
+            if st.st_mode & stat.S_IWUSR:
                 break
             tail.close()
-            tail = _Tail(Path(following), tail.base + tail.count)
-            tail.recover()
+            tail = self._create_segment(tail.base + tail.count)
         self._tail = tail
         return tail
 
@@ -229,23 +244,27 @@ class ShardLog:
         """Append ``batch``; returns (position of its first record, arrival ms, its sequence
         numbers as text for batches small enough to make them one by one), or None when
         ``may_write`` (asked with the lock held) says the shard no longer takes records."""
-        with self._locked():
+        lock = self._lock_fd if self._lock_fd is not None else self._open_lock()
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
             if not may_write():
                 return None
             tail = self._current()
-            too_old = tail.count and now_ms - tail.first_ts > SEGMENT_MAX_AGE_MS
             if tail.count and (
                 tail.data_end + batch.data_offsets[-1] > SEGMENT_MAX_BYTES
                 or tail.key_end + batch.key_offsets[-1] > SEGMENT_MAX_BYTES
                 or tail.count + batch.count > SEGMENT_MAX_RECORDS
-                or too_old
+                or now_ms - tail.first_ts > SEGMENT_MAX_AGE_MS
             ):
+                os.fchmod(tail.fds["ts"], 0o444)  # sealed: see _current
                 tail.close()
                 tail = self._tail = self._create_segment(tail.base + tail.count)
             position = tail.base + tail.count
             arrival = max(now_ms, tail.last_ts)
             numbers = self._write(tail, batch, arrival, prefix, position)
             return position, arrival, numbers
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _write(
         self, tail: _Tail, batch: Batch, arrival: int, prefix: str, position: int

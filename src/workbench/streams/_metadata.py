@@ -91,6 +91,12 @@ class MetaFile:
         self._meta: StreamMeta | None = None
         self.router: Router | None = None
         self.open_shards: list[ShardInfo] = []
+        self.open_indices: set[int] = set()
+
+    @property
+    def current(self) -> StreamMeta | None:
+        """The metadata as last loaded, without looking at the file."""
+        return self._meta
 
     def load(self) -> StreamMeta | None:
         """The current metadata (None once the stream is deleted)."""
@@ -107,6 +113,7 @@ class MetaFile:
             self._meta = StreamMeta.from_json(raw)  # type: ignore[arg-type]
             self._stamp = stamp
             self.open_shards = self._meta.open_shards()
+            self.open_indices = {s.index for s in self.open_shards}
             self.router = Router([s.end for s in self.open_shards])
         return self._meta
 

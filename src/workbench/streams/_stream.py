@@ -267,17 +267,19 @@ class Stream:
                 f"exceeds the maximum record size of {max_bytes} bytes for stream {self.name}."
             )
 
-    def _append(self, info: ShardInfo, prefix: str, batch: Batch) -> tuple | None:
+    def _append(self, info: ShardInfo, prefix: str, batch: Batch, now_ms: int) -> tuple | None:
         def still_open() -> bool:
-            meta = self._meta()
-            current = meta.shard(info.index)
-            return current is not None and current.is_open
+            self._meta()
+            return info.index in self._meta_file.open_indices
 
-        return self._log(info.index).append(batch, self._clock.now_ms(), prefix, still_open)
+        return self._log(info.index).append(batch, now_ms, prefix, still_open)
 
-    def _maybe_trim(self) -> None:
-        if self._clock.now_ms() - self._last_trim_ms > _TRIM_EVERY_MS:
+    def _now_ms(self) -> int:
+        """The clock's time, trimming expired data first when it was not done for a while."""
+        now_ms = self._clock.now_ms()
+        if now_ms - self._last_trim_ms > _TRIM_EVERY_MS:
             self.trim()
+        return now_ms
 
     def put_record(
         self,
@@ -296,17 +298,18 @@ class Stream:
         key = check_partition_key(partition_key)
         if sequence_number_for_ordering is not None:
             parse_sequence_number(sequence_number_for_ordering, "sequenceNumberForOrdering")
-        meta = self._meta()
+        # The cached metadata is enough to route: the shard's lock-held check refreshes it.
+        meta = self._meta_file.current or self._meta()
         self._check_record(data, key, meta.max_record_size_kib * 1024, "")
         hash_key = (
             hash_key_of(key) if explicit_hash_key is None else check_hash_key(explicit_hash_key)
         )
-        self._maybe_trim()
+        now_ms = self._now_ms()
         batch = Batch.of([data], [key.encode()])
         while True:
             info = self._meta_file.open_shards[self._meta_file.router.shard_of(hash_key)]
             prefix = meta.prefix(info.index)
-            done = self._append(info, prefix, batch)
+            done = self._append(info, prefix, batch, now_ms)
             if done is not None:
                 return {
                     "ShardId": info.id,
@@ -334,7 +337,7 @@ class Stream:
                 f"Records size exceeds 5 MB limit: the request holds {total} bytes of data and "
                 f"partition keys, at most {PUT_RECORDS_MAX_BYTES} are allowed."
             )
-        self._maybe_trim()
+        now_ms = self._now_ms()
         results: list = [None] * len(records)
         pending = np.arange(len(records))
         while len(pending):
@@ -353,7 +356,7 @@ class Stream:
                 info = shards[position]
                 prefix = meta.prefix(info.index)
                 batch = Batch.of([datas[i] for i in members], [keys[i] for i in members])
-                done = self._append(info, prefix, batch)
+                done = self._append(info, prefix, batch, now_ms)
                 if done is None:
                     refused.extend(members)
                     continue
@@ -397,7 +400,7 @@ class Stream:
         data, keys = frame_records(frame, partition_key)
         meta = self._meta()
         self._check_frame(data, keys, meta.max_record_size_kib * 1024)
-        self._maybe_trim()
+        self._now_ms()
         summary: dict[str, dict] = {}
         for start in range(0, len(data), _FRAME_CHUNK_ROWS):
             self._put_arrays(
@@ -439,7 +442,7 @@ class Stream:
                 info = shards[position]
                 prefix = meta.prefix(info.index)
                 batch = _arrow_batch(data.slice(start, count), keys.slice(start, count))
-                done = self._append(info, prefix, batch)
+                done = self._append(info, prefix, batch, self._clock.now_ms())
                 if done is None:
                     refused.append(np.arange(start, start + count))
                 else:
