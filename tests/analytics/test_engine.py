@@ -7,7 +7,15 @@ import orjson
 import polars as pl
 import pytest
 
-from workbench.analytics import ArraySource, CallbackSink, LiveTable, StreamSink, hop, tumble
+from workbench.analytics import (
+    ArraySource,
+    CallbackSink,
+    FirehoseSink,
+    LiveTable,
+    StreamSink,
+    hop,
+    tumble,
+)
 
 TUMBLE_SQL = """SELECT window_start, window_end, window_time, k, COUNT(*) AS n, SUM(x) AS total
                 FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' SECOND))
@@ -171,3 +179,15 @@ def test_idle_timeout_lets_event_time_follow_the_clock(make_workbench):
 def test_records_without_event_time_go_to_the_error_output(make_workbench, bad):
     query = run(make_workbench(), bad.with_columns(pl.col("ts").cast(pl.Int64)), 10)
     assert query.errors()["reason"].to_list() == ["no event time"]
+
+
+def test_results_reach_the_lake_through_a_firehose_delivery_stream(make_workbench):
+    wb = make_workbench()
+    wb.lake.create_bucket("results")
+    wb.firehose.create_delivery_stream("windows", bucket="results", prefix="clicks/")
+    delivery = wb.firehose.delivery_stream("windows")
+    query = run(wb, out_of_order(300), 50, sinks=[FirehoseSink(delivery)])
+    delivery.flush()
+    objects = wb.lake.list("s3://results/clicks/")
+    lines = b"".join(wb.lake.get(o.uri) for o in objects).splitlines()
+    assert [orjson.loads(line)["n"] for line in lines] == query.results()["n"].to_list()
