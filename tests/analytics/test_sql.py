@@ -116,3 +116,19 @@ def test_query_errors_name_what_is_wrong(make_workbench):
             "q", "t", window=__import__("workbench").analytics.tumble("1s"), aggregations=["x"]
         )
     assert wb.analytics.list_queries() == []
+
+
+def test_the_watermark_is_declared_on_the_source_as_in_flink(make_workbench):
+    wb = make_workbench()
+    events = pl.DataFrame({"k": ["a"], "ts": [1000], "x": [1]})
+    table = wb.analytics.create_table(
+        "t", events, time_format="epoch_ms",
+        watermark="WATERMARK FOR ts AS ts - INTERVAL '5' SECOND",
+    )  # fmt: skip
+    assert (table.event_time, table.watermark_delay) == ("ts", 5000)
+    with pytest.raises(ValidationException, match="event-time column"):
+        wb.analytics.create_table(
+            "u", events, event_time="x", watermark="WATERMARK FOR ts AS ts - INTERVAL '5' SECOND"
+        )
+    with pytest.raises(ValidationException, match="name the event-time column"):
+        wb.analytics.create_table("v", events)

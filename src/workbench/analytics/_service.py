@@ -43,6 +43,10 @@ from workbench.errors import (
 )
 
 _NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
+_WATERMARK = re.compile(
+    r"^\s*WATERMARK\s+FOR\s+(?P<col>\w+)\s+AS\s+(?P<again>\w+)\s*-\s*(?P<interval>INTERVAL\s+.+?)\s*$",
+    re.IGNORECASE,
+)
 
 
 def _check_name(kind: str, name: str) -> str:
@@ -68,7 +72,7 @@ class Analytics:
         name: str,
         source: Any,
         *,
-        event_time: str,
+        event_time: str | None = None,
         watermark: object = "0s",
         schema: dict[str, str] | None = None,
         time_format: str | None = None,
@@ -80,9 +84,23 @@ class Analytics:
         ``schema``: field -> DuckDB type), a :class:`Source`, a frame (polars, pandas, Arrow;
         read in ``batch_size`` batches), or a :class:`Query` (its results). ``watermark`` is
         the bounded out-of-orderness: ``WATERMARK FOR ts AS ts - INTERVAL '5' SECOND`` is
-        ``"5s"``.
+        ``"5s"``; the Flink clause itself is read too, and then names the event-time column.
         """
         _check_name("table", name)
+        if isinstance(watermark, str) and _WATERMARK.match(watermark):
+            match = _WATERMARK.match(watermark)
+            assert match is not None
+            if match["col"] != match["again"] or event_time not in (None, match["col"]):
+                raise ValidationException(
+                    f"{watermark!r} must be WATERMARK FOR c AS c - INTERVAL ... on the event-time "
+                    f"column{f' {event_time!r}' if event_time else ''}"
+                )
+            event_time, watermark = match["col"], match["interval"]
+        if event_time is None:
+            raise ValidationException(
+                "name the event-time column: event_time='ts' or watermark='WATERMARK FOR ts AS "
+                "ts - INTERVAL '5' SECOND'"
+            )
         if time_format is not None and time_format not in TIME_FORMATS and "%" not in time_format:
             raise ValidationException(
                 f"time_format {time_format!r} is not known: use {', '.join(TIME_FORMATS)} or a "
