@@ -16,7 +16,7 @@ def events(n: int = 2000, seed: int = 7) -> pl.DataFrame:
     return pl.DataFrame({"k": rng.choice(["a", "b"], n), "ts": ts, "x": rng.integers(0, 100, n)})
 
 
-def create_query(wb: Workbench, batch_size: int = 37):
+def create_query(wb: Workbench, batch_size: int = 50):
     wb.analytics.create_table(
         "events", events(), event_time="ts", time_format="epoch_ms", watermark="200ms",
         batch_size=batch_size,
