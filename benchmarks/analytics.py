@@ -220,7 +220,7 @@ def engine_rate(wb, stream_name: str, name: str, sql: str, n: int) -> tuple[floa
         "bid", stream_name, event_time="date_time", time_format="epoch_ms", watermark="4s",
         schema=SCHEMA,
     )  # fmt: skip
-    query = wb.analytics.create_sql_query(name, sql, checkpoint_interval=3600, batch_limit=250_000)
+    query = wb.analytics.create_sql_query(name, sql, checkpoint_interval=30, batch_limit=250_000)
     cpu = time.process_time()
     while query.step():
         pass

@@ -18,6 +18,8 @@ def make_workbench(tmp_path):
 
     def make() -> Workbench:
         home = tempfile.mkdtemp(dir=tmp_path, prefix=f"home{next(_homes)}-")
-        return Workbench(home=home, clock=SimulatedClock(start="2026-01-01T00:00:00Z"))
+        wb = Workbench(home=home, clock=SimulatedClock(start="2026-01-01T00:00:00Z"))
+        wb.analytics.fsync = False  # durability has its own tests; these make many commits
+        return wb
 
     return make

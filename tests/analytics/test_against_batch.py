@@ -96,7 +96,6 @@ def streamed(wb, kind: str, events: pl.DataFrame, delay: int, lateness: int, bat
             FROM TABLE({STREAM_SQL[kind].format(**SIZES)})
             GROUP BY window_start, window_end, k""",
         allowed_lateness=f"{lateness}ms",
-        checkpoint_interval=3600,
     )
     query.run_until_idle()
     out = query.results()
@@ -169,7 +168,6 @@ def test_sliding_range_windows_in_sql_and_polars_equal_batch(
                 SUM(x) OVER (PARTITION BY k ORDER BY ts
                              RANGE BETWEEN INTERVAL '500' MILLISECOND PRECEDING AND CURRENT ROW)
                 FROM events""",
-        checkpoint_interval=3600,
     )
     by_sql.run_until_idle()
     wb.analytics.create_table(
@@ -179,7 +177,6 @@ def test_sliding_range_windows_in_sql_and_polars_equal_batch(
     by_frame = wb.analytics.create_query(
         "by_frame", "events2", window=sliding("500ms", "k"),
         aggregations=[pl.len().alias("n"), pl.col("x").sum().alias("total")],
-        checkpoint_interval=3600,
     )  # fmt: skip
     by_frame.run_until_idle()
     for query in (by_sql, by_frame):

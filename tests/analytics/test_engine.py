@@ -34,7 +34,7 @@ def run(wb, events, batch_size, **options):
         "events", events, event_time="ts", time_format="epoch_ms", watermark="1s",
         batch_size=batch_size,
     )  # fmt: skip
-    query = wb.analytics.create_sql_query("q", TUMBLE_SQL, checkpoint_interval=3600, **options)
+    query = wb.analytics.create_sql_query("q", TUMBLE_SQL, **options)
     query.run_until_idle()
     return query
 

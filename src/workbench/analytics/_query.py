@@ -62,7 +62,7 @@ class Query:
         emit: str = "final",
         sinks: Sequence[Sink] = (),
         late_sinks: Sequence[Sink] = (),
-        checkpoint_interval: float = 0.0,
+        checkpoint_interval: float = 1.0,
         batch_limit: int = 100_000,
         idle_timeout: float | None = None,
     ) -> None:
@@ -175,8 +175,10 @@ class Query:
                 self._closed = closing
             if self.emit == "updates" and count:
                 self._early(self._new_windows)
+            # Final results are committed (then delivered) in the step that makes them; other
+            # progress (position, open-window rows, late records) every checkpoint_interval.
             due = now - self._last_checkpoint >= self.checkpoint_interval
-            if (count or fired) and due:
+            if self._pending_out or ((count or fired) and due):
                 self.checkpoint()
             return count
 

@@ -65,6 +65,9 @@ class Analytics:
         self.folder = workbench.home.service_dir("analytics")
         self._tables: dict[str, EventTable] = {}
         self._queries: dict[str, Query] = {}
+        # False skips fsync on commits: still atomic for a process crash, not for power loss
+        # (for tests and notebooks that make many small commits).
+        self.fsync = True
 
     # ---------------------------------------------------------------- tables
     def create_table(
@@ -226,7 +229,7 @@ class Analytics:
         _check_name("query", name)
         if name in self._queries and self._queries[name].status() == "RUNNING":
             raise ResourceInUseException(f"query {name!r} is running; stop it first")
-        store = CheckpointStore(self.folder / "queries" / name)
+        store = CheckpointStore(self.folder / "queries" / name, fsync=self.fsync)
         query = Query(
             name,
             table,
