@@ -99,6 +99,7 @@ class Query:
         self._pending_errors: list[pa.Table] = []
         self._last_checkpoint = clock.now()
         self._last_input = clock.now()
+        self._dirty = False
         self._restore()
 
     # ----------------------------------------------------------------- state
@@ -142,6 +143,7 @@ class Query:
             self._store.commit(manifest, state, results, late, _concat(self._pending_errors))
             self._pending_out, self._pending_late, self._pending_errors = [], [], []
             self._last_checkpoint = self.clock.now()
+            self._dirty = False
         for sinks, table in ((self.sinks, results), (self.late_sinks, late)):
             if table is not None and table.num_rows:
                 for sink in sinks:
@@ -177,8 +179,9 @@ class Query:
                 self._early(self._new_windows)
             # Final results are committed (then delivered) in the step that makes them; other
             # progress (position, open-window rows, late records) every checkpoint_interval.
+            self._dirty = self._dirty or bool(count) or fired
             due = now - self._last_checkpoint >= self.checkpoint_interval
-            if self._pending_out or ((count or fired) and due):
+            if self._pending_out or (self._dirty and due):
                 self.checkpoint()
             return count
 
@@ -192,7 +195,7 @@ class Query:
             steps += 1
             if count == 0 and self._closed == closed_before:
                 break
-        if self._pending_out or self._pending_late or self._pending_errors:
+        if self._dirty:
             self.checkpoint()
         return total
 
