@@ -191,3 +191,49 @@ def test_results_reach_the_lake_through_a_firehose_delivery_stream(make_workbenc
     objects = wb.lake.list("s3://results/clicks/")
     lines = b"".join(wb.lake.get(o.uri) for o in objects).splitlines()
     assert [orjson.loads(line)["n"] for line in lines] == query.results()["n"].to_list()
+
+
+def test_a_sharded_stream_keeps_a_watermark_per_shard(make_workbench):
+    wb = make_workbench()
+    stream = wb.streams.create_stream("sharded", shard_count=4)
+    events = pl.DataFrame(
+        {"k": [f"key-{i % 16}" for i in range(2000)], "ts": [i * 10 for i in range(2000)],
+         "x": [i % 5 for i in range(2000)]}
+    )  # fmt: skip
+    stream.put_frame(events, partition_key="k")
+    wb.analytics.create_table(
+        "events", "sharded", event_time="ts", time_format="epoch_ms",
+        schema={"k": "VARCHAR", "ts": "BIGINT", "x": "BIGINT"},
+    )  # fmt: skip
+    query = wb.analytics.create_sql_query("q", TUMBLE_SQL)
+    query.run_until_idle()
+    # Each shard is in order: read shard after shard, nothing is late against its own shard.
+    assert query.late().is_empty()
+    # The watermark is the least of the shards' maxima; windows before it are final and whole.
+    shard_max = {
+        shard["ShardId"]: events.filter(
+            pl.col("k").is_in(
+                [
+                    r["PartitionKey"]
+                    for r in stream.get_records(
+                        stream.get_shard_iterator(shard["ShardId"], "TRIM_HORIZON")
+                    )["Records"]
+                ]
+            )
+        )["ts"].max()
+        for shard in stream.list_shards()
+    }
+    watermark = min(v for v in shard_max.values() if v is not None)
+    assert query.watermark.timestamp() * 1000 == watermark
+    got = (
+        query.results()
+        .select(pl.col("window_start").dt.epoch("ms"), "k", "n")
+        .sort("window_start", "k")
+    )
+    expected = (
+        events.filter(pl.col("ts") < watermark // 1000 * 1000)
+        .group_by(window_start=pl.col("ts") // 1000 * 1000, k="k")
+        .agg(n=pl.len())
+        .sort("window_start", "k")
+    )
+    assert got.rows() == expected.with_columns(pl.col("n").cast(pl.Int64)).rows()

@@ -12,6 +12,7 @@ made final can never receive another row: each window's final result is emitted 
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import deque
@@ -27,6 +28,7 @@ import pyarrow.compute as pc
 
 from workbench.analytics._checkpoint import CheckpointStore
 from workbench.analytics._sinks import Sink
+from workbench.analytics._sources import PARTITION
 from workbench.analytics._table import TS, EventTable
 from workbench.analytics._time import ms_to_timestamps
 from workbench.analytics._watermark import END_OF_TIME, NO_TIME, late_records
@@ -112,7 +114,8 @@ class Query:
                 "delete the query first to start it afresh"
             )
         manifest = manifest or {}
-        self._seen = int(manifest.get("seen", NO_TIME))
+        # Max event time per partition of the input (a stream's shards; "" for one).
+        self._seen: dict[str, int] = {k: int(v) for k, v in manifest.get("seen", {}).items()}
         self._closed = int(manifest.get("closed", NO_TIME))
         self._ended = bool(manifest.get("ended", False))
         self.counters: dict[str, int] = dict(
@@ -163,13 +166,18 @@ class Query:
             count = 0 if batch is None else batch.num_rows
             if count:
                 self._last_input = now
-                closing = self._take(batch)
+                self.counters["records"] += count
+                new = [self._take(part, key) for part, key in _partitions(batch)]
+                self._new_windows = _concat(new)
+                behind = self.table.watermark_delay + self.allowed_lateness
+                closing = max(self._closed, self._max_seen() - behind)
             elif self.table.source.exhausted and not self._ended:
                 self._ended, closing = True, END_OF_TIME
             elif self.idle_timeout is not None and now - self._last_input >= self.idle_timeout:
                 # An idle input would hold every window open: let event time follow the clock.
-                self._seen = max(self._seen, round((now - self.idle_timeout) * 1000))
-                closing = self._seen - self.table.watermark_delay - self.allowed_lateness
+                follow = round((now - self.idle_timeout) * 1000)
+                self._seen = {p: max(v, follow) for p, v in (self._seen or {"": NO_TIME}).items()}
+                closing = self._max_seen() - self.table.watermark_delay - self.allowed_lateness
             self._rates.append((now, self.counters["records"]))
             fired = closing > self._closed
             if fired:
@@ -199,28 +207,40 @@ class Query:
             self.checkpoint()
         return total
 
-    def _take(self, batch: pa.Table) -> int:
+    def _max_seen(self) -> int:
+        """The event time the watermark follows: the least of the partitions' maxima.
+
+        Partitions the source has read to their end (a closed shard) no longer hold it back.
+        """
+        done = getattr(self.table.source, "finished_partitions", ())
+        live = [v for k, v in self._seen.items() if k not in done]
+        return min(live) if live else max(self._seen.values(), default=NO_TIME)
+
+    def _take(self, batch: pa.Table, partition: str) -> pa.Table:
+        """Take one partition's records; returns its on-time rows (with their times)."""
         rows, ts, errors = self.table.decode(batch)
-        self.counters["records"] += batch.num_rows
         if errors is not None and errors.num_rows:
             self.counters["errors"] += errors.num_rows
             self._pending_errors.append(errors)
         behind = self.table.watermark_delay + self.allowed_lateness
-        before = self._seen
-        late, self._seen = late_records(ts, self._seen, behind)
+        done = getattr(self.table.source, "finished_partitions", ())
+        others = [v for k, v in self._seen.items() if k != partition and k not in done]
+        cap = min(others) if others else END_OF_TIME
+        late, self._seen[partition], before = late_records(
+            ts, self._seen.get(partition, NO_TIME), behind, cap
+        )
         if late.any():
-            self._late(rows, ts, late, before)
+            self._late(rows, before, late)
             keep = ~late
             rows, ts = rows.filter(pa.array(keep)), ts[keep]
+        taken = rows.append_column(TS, pa.array(ts, pa.int64()))
         if rows.num_rows:
-            self._chunks.append(rows.append_column(TS, pa.array(ts, pa.int64())))
+            self._chunks.append(taken)
             self._compact()
-        self._new_windows = rows.append_column(TS, pa.array(ts, pa.int64()))
-        return max(self._closed, self._seen - behind)
+        return taken
 
-    def _late(self, rows: pa.Table, ts: np.ndarray, late: np.ndarray, before: int) -> None:
-        running = np.maximum.accumulate(np.concatenate([[before], ts]))[:-1]
-        watermark = ms_to_timestamps((running - self.table.watermark_delay)[late])
+    def _late(self, rows: pa.Table, before: np.ndarray, late: np.ndarray) -> None:
+        watermark = ms_to_timestamps((before - self.table.watermark_delay)[late])
         out = rows.filter(pa.array(late)).append_column("watermark", watermark)
         self.counters["late"] += out.num_rows
         self._pending_late.append(out)
@@ -354,9 +374,9 @@ class Query:
     @property
     def watermark(self) -> datetime | None:
         """The current watermark: max event time seen minus the delay (None before any)."""
-        if self._seen == NO_TIME:
+        if self._max_seen() == NO_TIME:
             return None
-        ms = self._seen - self.table.watermark_delay
+        ms = self._max_seen() - self.table.watermark_delay
         return datetime.fromtimestamp(ms / 1000, UTC)
 
     def open_windows(self) -> int:
@@ -451,6 +471,16 @@ def _with_windows(rows: pa.Table, starts: np.ndarray, ends: np.ndarray) -> pa.Ta
         .append_column("window_end", ms_to_timestamps(ends))
         .append_column("window_time", ms_to_timestamps(ends - 1))
     )
+
+
+def _partitions(batch: pa.Table) -> list[tuple[pa.Table, str]]:
+    """The batch cut into its runs of one partition (a source marks them in ``__partition``)."""
+    if PARTITION not in batch.column_names:
+        return [(batch, "")]
+    keys = batch[PARTITION].to_numpy(zero_copy_only=False)
+    data = batch.drop_columns([PARTITION])
+    cuts = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1).tolist(), len(keys)]
+    return [(data.slice(a, b - a), str(keys[a])) for a, b in itertools.pairwise(cuts)]
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table | None:

@@ -18,6 +18,10 @@ import pyarrow as pa
 
 from workbench.errors import ValidationException
 
+# A source whose input has partitions (a stream's shards) names each record's in this column;
+# the watermark is then the least of the partitions' watermarks.
+PARTITION = "__partition"
+
 
 @runtime_checkable
 class Source(Protocol):
@@ -99,7 +103,8 @@ class StreamSource:
     The position is the query's own (committed with its state), not a consumer application's
     lease checkpoint, so state and position move together. A child shard is read once its
     parents are read to their end, so records of one partition key stay in order across a
-    reshard.
+    reshard. Records carry their shard in ``__partition``: the query keeps a watermark per
+    shard and follows the least of them, as Flink does per partition.
     """
 
     def __init__(self, stream: Any, initial_position: str = "TRIM_HORIZON") -> None:
@@ -158,7 +163,8 @@ class StreamSource:
                 got = self.stream.get_records_arrow(self._iterator(shard), limit=share)
             behind = max(behind, got.millis_behind_latest)
             if got.table.num_rows:
-                tables.append(got.table)
+                marks = pa.array([shard] * got.table.num_rows, pa.string())
+                tables.append(got.table.append_column(PARTITION, marks))
                 self._after[shard] = got.table["sequence_number"][-1].as_py()
             if got.next_shard_iterator is None:
                 self._finished.add(shard)
@@ -171,6 +177,11 @@ class StreamSource:
             self._refresh()
             return None
         return pa.concat_tables(tables)
+
+    @property
+    def finished_partitions(self) -> set[str]:
+        """Shards read to their end (closed by a reshard): they no longer hold the watermark."""
+        return self._finished
 
     def position(self) -> dict[str, Any]:
         return {"after": dict(self._after), "finished": sorted(self._finished)}
