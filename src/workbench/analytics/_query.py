@@ -12,7 +12,7 @@ made final can never receive another row: each window's final result is emitted 
 
 from __future__ import annotations
 
-import itertools
+import json
 import threading
 import time
 from collections import deque
@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from workbench.analytics._checkpoint import CheckpointStore
 from workbench.analytics._sinks import Sink
-from workbench.analytics._sources import PARTITION
+from workbench.analytics._sources import PARTITIONS
 from workbench.analytics._table import TS, EventTable
 from workbench.analytics._time import ms_to_timestamps
 from workbench.analytics._watermark import END_OF_TIME, NO_TIME, late_records
@@ -474,13 +474,15 @@ def _with_windows(rows: pa.Table, starts: np.ndarray, ends: np.ndarray) -> pa.Ta
 
 
 def _partitions(batch: pa.Table) -> list[tuple[pa.Table, str]]:
-    """The batch cut into its runs of one partition (a source marks them in ``__partition``)."""
-    if PARTITION not in batch.column_names:
+    """The batch cut into its runs of one partition, as the source listed them."""
+    runs = json.loads((batch.schema.metadata or {}).get(PARTITIONS, b"[]"))
+    if not runs:
         return [(batch, "")]
-    keys = batch[PARTITION].to_numpy(zero_copy_only=False)
-    data = batch.drop_columns([PARTITION])
-    cuts = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1).tolist(), len(keys)]
-    return [(data.slice(a, b - a), str(keys[a])) for a, b in itertools.pairwise(cuts)]
+    parts, offset = [], 0
+    for partition, rows in runs:
+        parts.append((batch.slice(offset, rows), str(partition)))
+        offset += rows
+    return parts
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table | None:

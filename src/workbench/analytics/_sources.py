@@ -12,15 +12,17 @@ stores; ``seek(position)`` resumes there after a restart.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 
 from workbench.errors import ValidationException
 
-# A source whose input has partitions (a stream's shards) names each record's in this column;
-# the watermark is then the least of the partitions' watermarks.
-PARTITION = "__partition"
+# A source whose input has partitions (a stream's shards) lists a batch's runs of records per
+# partition in this schema metadata key, as JSON [[partition, rows], ...]; the watermark is then
+# the least of the partitions' watermarks. Metadata rather than a column: no cost per record.
+PARTITIONS = b"workbench.partitions"
 
 
 @runtime_checkable
@@ -103,8 +105,8 @@ class StreamSource:
     The position is the query's own (committed with its state), not a consumer application's
     lease checkpoint, so state and position move together. A child shard is read once its
     parents are read to their end, so records of one partition key stay in order across a
-    reshard. Records carry their shard in ``__partition``: the query keeps a watermark per
-    shard and follows the least of them, as Flink does per partition.
+    reshard. Batches say which runs of records came from which shard: the query keeps a
+    watermark per shard and follows the least of them, as Flink does per partition.
     """
 
     def __init__(self, stream: Any, initial_position: str = "TRIM_HORIZON") -> None:
@@ -150,7 +152,7 @@ class StreamSource:
 
         if not self._shards:
             self._refresh()
-        tables, behind = [], 0
+        tables, runs, behind = [], [], 0
         ready = self._ready()
         # Small turns per shard keep shards near each other in event time: the watermark is
         # taken over records in the order read.
@@ -163,8 +165,8 @@ class StreamSource:
                 got = self.stream.get_records_arrow(self._iterator(shard), limit=share)
             behind = max(behind, got.millis_behind_latest)
             if got.table.num_rows:
-                marks = pa.array([shard] * got.table.num_rows, pa.string())
-                tables.append(got.table.append_column(PARTITION, marks))
+                tables.append(got.table)
+                runs.append([shard, got.table.num_rows])
                 self._after[shard] = got.table["sequence_number"][-1].as_py()
             if got.next_shard_iterator is None:
                 self._finished.add(shard)
@@ -176,7 +178,7 @@ class StreamSource:
         if not tables:
             self._refresh()
             return None
-        return pa.concat_tables(tables)
+        return pa.concat_tables(tables).replace_schema_metadata({PARTITIONS: json.dumps(runs)})
 
     @property
     def finished_partitions(self) -> set[str]:
