@@ -76,6 +76,41 @@ def _video_step(wb: Workbench) -> list[Output]:
     ]
 
 
+def _analytics_step(wb: Workbench) -> list[Output]:
+    from workbench.sources import retail
+
+    stream = wb.streams.create_stream("analytics-retail", 1)
+    stream.put_frame(retail(seed=7).frame(3000), partition_key="Country")
+    wb.analytics.create_table(
+        "retail",
+        stream,
+        event_time="InvoiceDate",
+        time_format="%Y-%m-%d %H:%M:%S",
+        watermark="5s",
+        schema={"InvoiceDate": "VARCHAR", "Country": "VARCHAR", "Quantity": "BIGINT"},
+    )
+    query = wb.analytics.create_sql_query(
+        "quantity_per_country",
+        """SELECT window_start, window_end, Country, SUM(Quantity) AS quantity
+           FROM TABLE(TUMBLE(TABLE retail, DESCRIPTOR(InvoiceDate), INTERVAL '1' MINUTE))
+           GROUP BY window_start, window_end, Country""",
+        idle_timeout=60,
+    )
+    query.run_until_idle()
+    wb.clock.advance("10m")  # the stream goes quiet: the idle timeout closes the last windows
+    query.run_until_idle()
+    metrics = query.metrics()
+    results = query.results()
+    return [
+        Output(
+            f"analytics: {metrics['records_in']} retail records, {results.height} window results "
+            f"({metrics['late_records']} late records), watermark {metrics['watermark']}",
+            "in memory",
+        ),
+        Output("quantity_per_country checkpoint and results", str(query.folder)),
+    ]
+
+
 def _sources_step(wb: Workbench) -> list[Output]:
     from workbench.errors import ResourceNotFoundException
     from workbench.sources import retail
@@ -191,6 +226,7 @@ STEPS: list[tuple[str, Step]] = [
     ("Sources", _sources_step),
     ("Firehose into the lake", _firehose_step),
     ("Athena: the lab's table and monthly revenue query", _athena_step),
+    ("Data Analytics windows", _analytics_step),
     ("Speed layer: UpsertToES into the search index, the Kibana dashboard", _speed_layer_step),
     ("Video Streams: a synthetic camera, fragments, a clip and a thumbnail", _video_step),
 ]

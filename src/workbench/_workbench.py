@@ -10,6 +10,7 @@ from workbench._home import Home
 from workbench.clock import Clock, WallClock
 
 if TYPE_CHECKING:
+    from workbench.analytics import Analytics
     from workbench.firehose import Firehose
     from workbench.functions import Functions
     from workbench.lake import Athena, Catalog, Lake
@@ -37,6 +38,13 @@ class Workbench:
     ) -> None:
         self.home = Home(home)
         self.clock: Clock = clock if clock is not None else WallClock()
+
+    @cached_property
+    def analytics(self) -> Analytics:
+        """Kinesis Data Analytics: windowed continuous queries (:mod:`workbench.analytics`)."""
+        from workbench.analytics import Analytics
+
+        return Analytics(self)
 
     @cached_property
     def lake(self) -> Lake:

@@ -1,0 +1,56 @@
+"""Random cut forest scores against the sensor source's anomaly labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from workbench.analytics import AnomalyScorer, random_cut_forest
+from workbench.errors import ValidationException
+from workbench.sources import sensors
+
+COLUMNS = ["temperature", "humidity", "vibration"]
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Probability that an anomaly outscores a normal record (ties count half)."""
+    ranks = pl.Series(scores).rank().to_numpy()
+    positives = labels.sum()
+    negatives = len(labels) - positives
+    return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def test_scores_separate_labelled_sensor_anomalies():
+    frame = sensors(devices=3, seed=3, anomaly_rate=0.01).frame(3000)
+    scores = random_cut_forest(frame.select(COLUMNS).to_numpy(), number_of_trees=40, seed=1)
+    labels = frame["anomaly"].to_numpy()
+    warm = 300  # the forest learns from the first records before it scores
+    assert labels[warm:].sum() >= 10
+    assert roc_auc(scores[warm:], labels[warm:]) >= 0.9
+    assert np.all(scores[:64] == 0)  # nothing to compare with yet
+
+
+def test_batches_score_the_same_as_one_call():
+    values = np.random.default_rng(2).normal(size=(900, 2))
+    whole = AnomalyScorer(number_of_trees=10, seed=4).score(values)
+    scorer = AnomalyScorer(number_of_trees=10, seed=4)
+    parts = np.concatenate([scorer.score(values[i : i + 64]) for i in range(0, 900, 64)])
+    assert np.allclose(whole, parts)
+
+
+def test_shingles_see_a_broken_rhythm():
+    signal = np.sin(np.arange(3000) / 5.0)[:, None]
+    signal[2500:2510] = signal[2400:2410][::-1]  # values in range, order wrong
+    plain = random_cut_forest(signal, number_of_trees=20, seed=1)
+    shingled = random_cut_forest(signal, number_of_trees=20, seed=1, shingle_size=8)
+    window = slice(2500, 2510)
+    assert shingled[window].max() / np.median(shingled[1000:]) > (
+        plain[window].max() / np.median(plain[1000:])
+    )
+
+
+@pytest.mark.parametrize("bad", [{"number_of_trees": 0}, {"sub_sample_size": 1}])
+def test_bad_parameters_are_rejected(bad):
+    with pytest.raises(ValidationException):
+        AnomalyScorer(**bad)
