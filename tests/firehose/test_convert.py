@@ -10,8 +10,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from firehose_records import json_lines, objects, parquet_rows, retail
 
+from tests.firehose.firehose_records import json_lines, objects, parquet_rows, retail
 from workbench.firehose._convert import convert, to_timestamp
 
 RETAIL_COLUMNS = {

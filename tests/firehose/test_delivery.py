@@ -10,8 +10,8 @@ from io import BytesIO
 
 import cramjam
 import pytest
-from firehose_records import json_lines, objects, retail
 
+from tests.firehose.firehose_records import json_lines, objects, retail
 from workbench.errors import (
     ConcurrentModificationException,
     InvalidArgumentException,

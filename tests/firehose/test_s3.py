@@ -6,8 +6,8 @@ import io
 
 import boto3
 import pyarrow.parquet as pq
-from firehose_records import json_lines, retail
 
+from tests.firehose.firehose_records import json_lines, retail
 from workbench.lake import Lake
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-from firehose_records import json_lines, objects, retail
 
+from tests.firehose.firehose_records import json_lines, objects, retail
 from workbench.errors import InvalidArgumentException, ResourceNotFoundException
 
 

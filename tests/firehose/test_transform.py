@@ -6,8 +6,8 @@ import base64
 
 import orjson
 import pytest
-from firehose_records import json_lines, objects, retail
 
+from tests.firehose.firehose_records import json_lines, objects, retail
 from workbench.errors import ResourceInUseException
 
 
