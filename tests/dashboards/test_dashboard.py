@@ -151,3 +151,33 @@ def test_panels_of_every_kind_draw(make_workbench):
     assert heat.data[0].type == "heatmap" and len(heat.data[0].z) >= 1
     with pytest.raises(ValueError, match="unknown panel kind"):
         Panel("x", "donut", agg)
+
+
+def test_a_panel_follows_a_live_analytics_query(make_workbench):
+    from workbench.analytics import LiveTable
+    from workbench.dashboards import LiveQuery
+
+    wb = make_workbench(0)
+    events = pl.DataFrame(
+        [d for _, d in retail_documents(600, span_s=600)], infer_schema_length=None
+    ).with_columns(pl.col("InvoiceDate").str.to_datetime(time_zone="UTC"))
+    live = LiveTable()
+    wb.analytics.create_table("sales", events.sort("InvoiceDate"), event_time="InvoiceDate")
+    query = wb.analytics.create_sql_query(
+        "quantity_per_minute",
+        "SELECT window_start, window_end, Country, SUM(Quantity) AS quantity FROM "
+        "TABLE(TUMBLE(TABLE sales, DESCRIPTOR(InvoiceDate), INTERVAL '1' MINUTE)) "
+        "GROUP BY window_start, window_end, Country",
+        sinks=[live],
+    )
+    source = LiveQuery(live, value="quantity", series="Country")
+    board = Dashboard("live", [Panel("Quantity per minute", "bar", source)], clock=wb.clock)
+    assert board.refresh() == ["Quantity per minute"]
+    assert board.frame("Quantity per minute").height == 0
+    query.run_until_idle()
+    assert board.refresh() == ["Quantity per minute"]
+    shown = board.frame("Quantity per minute")
+    results = query.results()
+    assert shown["value"].sum() == results["quantity"].sum() > 0
+    assert set(shown["series"]) == set(results["Country"])
+    assert board.refresh() == []  # nothing emitted since: nothing read

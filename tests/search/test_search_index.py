@@ -333,3 +333,13 @@ def test_extended_bounds_give_empty_buckets_even_when_nothing_matches(retail_ind
         (60_000, 0),
         (90_000, 0),
     ]
+
+
+def test_documents_without_mappable_values_are_kept(make_store):
+    store = make_store()
+    items = store.index_documents("events", [("a", {"note": None}), ("b", {})])
+    assert [i["result"] for i in items] == ["created", "created"]
+    assert store.get_document("events", "a") == {"note": None}
+    store.index_documents("events", [("c", {"note": "hello"})])
+    assert store.mapping("events") == {"note": "text"}
+    assert store.count("events") == 3

@@ -35,12 +35,14 @@ class LiveTable:
 
     def __init__(self, max_rows: int | None = None) -> None:
         self.max_rows = max_rows
+        self.written = 0  # rows ever written: tells a reader whether anything changed
         self._tables: list[pa.Table] = []
         self._lock = threading.Lock()
 
     def write(self, table: pa.Table) -> None:
         with self._lock:
             self._tables.append(table)
+            self.written += table.num_rows
             if self.max_rows is not None:
                 whole = pa.concat_tables(self._tables, promote_options="permissive")
                 self._tables = [whole.slice(max(0, whole.num_rows - self.max_rows))]

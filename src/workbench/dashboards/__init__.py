@@ -28,6 +28,7 @@ from workbench.dashboards._sources import (
     FrameQuery,
     IndexAggregation,
     IndexRecords,
+    LiveQuery,
     Window,
 )
 from workbench.dashboards._time_range import TimeRange
@@ -41,6 +42,7 @@ __all__ = [
     "FrameQuery",
     "IndexAggregation",
     "IndexRecords",
+    "LiveQuery",
     "Panel",
     "TimeRange",
     "Window",

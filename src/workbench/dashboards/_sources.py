@@ -222,6 +222,48 @@ class IndexRecords:
         return frame
 
 
+class LiveResults(Protocol):
+    """What a live analytics query's in-memory sink offers (``workbench.analytics.LiveTable``)."""
+
+    written: int
+
+    def frame(self) -> pl.DataFrame: ...
+
+
+@dataclass
+class LiveQuery:
+    """A continuous query's results as they are emitted: one row per window (and group).
+
+    ``key`` names the time column shown on the x axis (``window_start`` by default; rows whose
+    key falls outside the dashboard's time range are left out), ``value`` the aggregate and
+    ``series`` the group column, if any. A refresh reads the table only when the query has
+    emitted rows since the last one.
+    """
+
+    results: LiveResults
+    value: str
+    key: str = "window_start"
+    series: str | None = None
+
+    def version(self) -> object:
+        return self.results.written
+
+    def fetch(self, window: Window) -> pl.DataFrame:
+        frame = self.results.frame()
+        columns = {"key": self.key, "value": self.value}
+        if self.series:
+            columns = {"key": self.key, "series": self.series, "value": self.value}
+        if not frame.height:
+            return pl.DataFrame({name: [] for name in columns})
+        frame = frame.select(**{name: pl.col(column) for name, column in columns.items()})
+        if frame.schema["key"].is_temporal():
+            key = pl.col("key").dt.replace_time_zone(None)
+            frame = frame.with_columns(key).filter(key.is_between(window.start, window.end))
+        if "series" in frame.columns:
+            frame = frame.with_columns(pl.col("series").cast(pl.String))
+        return frame.sort("key")
+
+
 @dataclass
 class FrameQuery:
     """Any callable that returns a frame: a lake SQL query, an analytics live table, a counter.

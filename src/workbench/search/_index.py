@@ -296,10 +296,12 @@ class SearchIndices:
             for f, t in fields.items()
         ]
         bad = f"list_filter([{', '.join(checks)}], lambda x: x IS NOT NULL)" if checks else "[]"
+        # Documents with no mapped field yet (e.g. only nulls) have no structure to extract.
+        parsed = f"from_json(_source, '{shape}')" if fields else "NULL"
         self._con.execute(
             "CREATE OR REPLACE TEMP TABLE staged AS "
-            f"SELECT _id, _source, {', '.join([*converted, f'{bad} AS _refused'])} "
-            f"FROM (SELECT *, from_json(_source, '{shape}') AS j FROM batch)"
+            f"SELECT _id, _source, {', '.join([*converted, f'{bad}::VARCHAR[] AS _refused'])} "
+            f"FROM (SELECT *, {parsed} AS j FROM batch)"
         )
         rows = self._con.execute(
             "SELECT _id, _refused[1] FROM staged WHERE len(_refused) > 0"
