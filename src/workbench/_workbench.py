@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from workbench._home import Home
 from workbench.clock import Clock, WallClock
+
+if TYPE_CHECKING:
+    from workbench.server import Endpoint
 
 
 class Workbench:
@@ -27,6 +32,13 @@ class Workbench:
     ) -> None:
         self.home = Home(home)
         self.clock: Clock = clock if clock is not None else WallClock()
+
+    @cached_property
+    def server(self) -> Endpoint:
+        """The Kinesis/Firehose endpoint over this workbench: ``url = wb.server.start()``."""
+        from workbench.server import Endpoint
+
+        return Endpoint(self)
 
     def __repr__(self) -> str:
         return f"Workbench(home={str(self.home.path)!r}, clock={self.clock!r})"

@@ -38,5 +38,32 @@ def info(home: Path = HomeOption) -> None:
         typer.echo(f"  {folder.name}/")
 
 
+CredentialsOption = typer.Option(
+    [],
+    "--credentials",
+    help="ACCESS_KEY:SECRET_KEY whose SigV4 signatures are verified (repeatable). "
+    "Without any, every well-formed signature is accepted.",
+)
+
+
+@app.command()
+def serve(
+    home: Path = HomeOption,
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
+    port: int = typer.Option(4567, help="TCP port; 0 picks a free one."),
+    credentials: list[str] = CredentialsOption,
+) -> None:
+    """Serve the Kinesis and Firehose APIs for boto3, the AWS CLI and the AWS SDKs."""
+    from workbench import Workbench
+    from workbench.server import Endpoint
+
+    keys = dict(item.split(":", 1) for item in credentials if ":" in item)
+    if len(keys) != len(credentials):
+        raise typer.BadParameter("--credentials takes ACCESS_KEY:SECRET_KEY")
+    endpoint = Endpoint(Workbench(home=home), host=host, port=port, credentials=keys or None)
+    typer.echo(f"Kinesis and Firehose endpoint for home {home} (Ctrl-C stops it)")
+    endpoint.serve_forever(announce=lambda url: typer.echo(f"endpoint_url: {url}"))
+
+
 def main() -> None:
     app()

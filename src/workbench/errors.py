@@ -72,3 +72,34 @@ class ServiceUnavailableException(ServiceError):
 
 class AccessDeniedException(ServiceError):
     """The caller is not allowed to do this."""
+
+
+class SerializationException(ServiceError):
+    """The request body cannot be read: malformed JSON or CBOR, bad base64, a value of the wrong
+    type."""
+
+
+class UnknownOperationException(ServiceError):
+    """The ``X-Amz-Target`` names no operation of the service."""
+
+
+class MissingAuthenticationTokenException(ServiceError):
+    """A request without an ``Authorization`` header."""
+
+
+class IncompleteSignatureException(ServiceError):
+    """An ``Authorization`` header that is not a well-formed SigV4 signature."""
+
+
+class UnrecognizedClientException(ServiceError):
+    """A SigV4 signature by an access key the service doesn't know."""
+
+
+class InvalidSignatureException(ServiceError):
+    """A SigV4 signature that doesn't match the request (e.g. a wrong secret key)."""
+
+
+class InternalFailure(ServiceError):
+    """The service failed on its side; the request may be retried."""
+
+    status = 500

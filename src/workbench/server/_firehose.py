@@ -1,0 +1,70 @@
+"""Firehose_20150804: one handler per API action, translating the wire to ``context.firehose``.
+
+Input has passed the model's declarative validation (``_model.py``) before a handler runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workbench.errors import InvalidArgumentException
+from workbench.server._app import Service
+from workbench.server._model import ServiceModel
+
+FIREHOSE = Service(ServiceModel.load("firehose"))
+handler = FIREHOSE.handler
+
+# Destinations the workbench delivers to; the others (Redshift, Splunk, ...) have no substitute.
+_S3_DESTINATIONS = ("ExtendedS3DestinationConfiguration", "S3DestinationConfiguration")
+
+
+@handler("CreateDeliveryStream")
+def create_delivery_stream(context: Any, params: dict[str, Any]) -> dict:
+    destination = next((params[key] for key in _S3_DESTINATIONS if key in params), None)
+    if destination is None:
+        unsupported = sorted(key for key in params if key.endswith("DestinationConfiguration"))
+        raise InvalidArgumentException(
+            f"The workbench delivers to S3 only (ExtendedS3DestinationConfiguration or "
+            f"S3DestinationConfiguration); got {unsupported or 'no destination'}."
+        )
+    created = context.firehose.create_delivery_stream(
+        params["DeliveryStreamName"],
+        delivery_stream_type=params.get("DeliveryStreamType", "DirectPut"),
+        kinesis_stream_source=params.get("KinesisStreamSourceConfiguration"),
+        s3_destination=destination,
+        tags=params.get("Tags"),
+    )
+    return {"DeliveryStreamARN": created["DeliveryStreamARN"]}
+
+
+@handler("DescribeDeliveryStream")
+def describe_delivery_stream(context: Any, params: dict[str, Any]) -> dict:
+    return context.firehose.describe_delivery_stream(params["DeliveryStreamName"])
+
+
+@handler("ListDeliveryStreams")
+def list_delivery_streams(context: Any, params: dict[str, Any]) -> dict:
+    names = context.firehose.list_delivery_streams(
+        delivery_stream_type=params.get("DeliveryStreamType")
+    )
+    start = params.get("ExclusiveStartDeliveryStreamName")
+    names = sorted(name for name in names if start is None or name > start)
+    limit = params.get("Limit", 10)
+    return {"DeliveryStreamNames": names[:limit], "HasMoreDeliveryStreams": len(names) > limit}
+
+
+@handler("DeleteDeliveryStream")
+def delete_delivery_stream(context: Any, params: dict[str, Any]) -> None:
+    context.firehose.delete_delivery_stream(params["DeliveryStreamName"])
+
+
+@handler("PutRecord")
+def put_record(context: Any, params: dict[str, Any]) -> dict:
+    return context.firehose.put_record(params["DeliveryStreamName"], params["Record"]["Data"])
+
+
+@handler("PutRecordBatch")
+def put_record_batch(context: Any, params: dict[str, Any]) -> dict:
+    return context.firehose.put_record_batch(
+        params["DeliveryStreamName"], [record["Data"] for record in params["Records"]]
+    )

@@ -1,0 +1,320 @@
+"""The streams API on a boto3 Kinesis client: real AWS, LocalStack, moto or this endpoint.
+
+The same calls as the embedded engine (``create_stream``, ``stream(name).put_records(...)``,
+``get_shard_iterator``, ``get_records`` ...) with the same AWS-shaped dicts out and the same
+``workbench.errors`` exceptions, so a notebook moves from the laptop to AWS by configuration.
+The transport is the boto3 client handed in: any endpoint, credentials, retries or stubs.
+
+>>> import tempfile
+>>> from workbench import Workbench
+>>> from workbench.server import Endpoint
+>>> with Endpoint(Workbench(home=tempfile.mkdtemp())) as url:  # doctest: +SKIP
+...     streams = RemoteStreams.connect(endpoint_url=url)
+...     streams.create_stream("orders", 1).put_record(b"{}", "part-00001")["ShardId"]
+'shardId-000000000000'
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from workbench import errors
+from workbench.clock import parse_instant
+
+BACKEND_ENV = "WORKBENCH_BACKEND"
+ENDPOINT_ENV = "WORKBENCH_ENDPOINT_URL"
+
+
+def _translate(error: ClientError) -> errors.ServiceError:
+    code = error.response.get("Error", {}).get("Code", "ServiceError")
+    message = error.response.get("Error", {}).get("Message", str(error))
+    kind = getattr(errors, code, None)
+    if not (isinstance(kind, type) and issubclass(kind, errors.ServiceError)):
+        # An AWS error the workbench has no class for keeps its name on the wire.
+        kind = type(code, (errors.ServiceError,), {})
+    return kind(message)
+
+
+class _Calls:
+    """Calls the client, turning botocore's ClientError into ``workbench.errors``."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def call(self, operation: str, **params: Any) -> dict:
+        try:
+            answer = getattr(self.client, operation)(**params)
+        except ClientError as error:
+            raise _translate(error) from None
+        answer.pop("ResponseMetadata", None)
+        return answer
+
+
+class RemoteStream(_Calls):
+    """One stream reached through a Kinesis client."""
+
+    def __init__(self, client: Any, name: str, arn: str) -> None:
+        super().__init__(client)
+        self.name, self.arn = name, arn
+
+    def __repr__(self) -> str:
+        return f"RemoteStream({self.name!r}, {self.client.meta.endpoint_url!r})"
+
+    def put_record(
+        self, data: bytes | str, partition_key: str, *, explicit_hash_key: str | None = None
+    ) -> dict:
+        extra = {} if explicit_hash_key is None else {"ExplicitHashKey": explicit_hash_key}
+        answer = self.call(
+            "put_record", StreamName=self.name, Data=data, PartitionKey=partition_key, **extra
+        )
+        return {"ShardId": answer["ShardId"], "SequenceNumber": answer["SequenceNumber"]}
+
+    def put_records(self, entries: list[dict]) -> dict:
+        return self.call("put_records", StreamName=self.name, Records=entries)
+
+    def list_shards(self) -> list[dict]:
+        shards, params = [], {"StreamName": self.name}
+        while True:
+            answer = self.call("list_shards", **params)
+            shards.extend(answer["Shards"])
+            if not answer.get("NextToken"):
+                return shards
+            params = {"NextToken": answer["NextToken"]}
+
+    def get_shard_iterator(
+        self,
+        shard_id: str,
+        iterator_type: str,
+        *,
+        starting_sequence_number: str | None = None,
+        timestamp: datetime | float | str | None = None,
+    ) -> str:
+        params: dict[str, Any] = {
+            "StreamName": self.name,
+            "ShardId": shard_id,
+            "ShardIteratorType": iterator_type,
+        }
+        if starting_sequence_number is not None:
+            params["StartingSequenceNumber"] = starting_sequence_number
+        if timestamp is not None:
+            params["Timestamp"] = parse_instant(timestamp)
+        return self.call("get_shard_iterator", **params)["ShardIterator"]
+
+    def get_records(self, shard_iterator: str, limit: int = 10000) -> dict:
+        return self.call("get_records", ShardIterator=shard_iterator, Limit=limit)
+
+    def describe(self) -> dict:
+        return self.call("describe_stream_summary", StreamName=self.name)
+
+    def increase_retention_period(self, hours: int) -> None:
+        self.call(
+            "increase_stream_retention_period", StreamName=self.name, RetentionPeriodHours=hours
+        )
+
+    def decrease_retention_period(self, hours: int) -> None:
+        self.call(
+            "decrease_stream_retention_period", StreamName=self.name, RetentionPeriodHours=hours
+        )
+
+    def split_shard(self, shard_id: str, new_starting_hash_key: str) -> None:
+        self.call(
+            "split_shard",
+            StreamName=self.name,
+            ShardToSplit=shard_id,
+            NewStartingHashKey=str(new_starting_hash_key),
+        )
+
+    def merge_shards(self, shard_id: str, adjacent_shard_id: str) -> None:
+        self.call(
+            "merge_shards",
+            StreamName=self.name,
+            ShardToMerge=shard_id,
+            AdjacentShardToMerge=adjacent_shard_id,
+        )
+
+    def update_shard_count(self, target: int) -> int:
+        answer = self.call(
+            "update_shard_count",
+            StreamName=self.name,
+            TargetShardCount=target,
+            ScalingType="UNIFORM_SCALING",
+        )
+        return answer["CurrentShardCount"]
+
+    def add_tags(self, tags: dict[str, str]) -> None:
+        self.call("add_tags_to_stream", StreamName=self.name, Tags=tags)
+
+    def remove_tags(self, keys: list[str]) -> None:
+        self.call("remove_tags_from_stream", StreamName=self.name, TagKeys=keys)
+
+    def list_tags(self) -> dict[str, str]:
+        tags, params = {}, {"StreamName": self.name}
+        while True:
+            answer = self.call("list_tags_for_stream", **params)
+            tags.update({tag["Key"]: tag.get("Value", "") for tag in answer["Tags"]})
+            if not answer.get("HasMoreTags") or not answer["Tags"]:
+                return tags
+            params["ExclusiveStartTagKey"] = answer["Tags"][-1]["Key"]
+
+    def register_consumer(self, consumer_name: str) -> dict:
+        answer = self.call(
+            "register_stream_consumer", StreamARN=self.arn, ConsumerName=consumer_name
+        )
+        return answer["Consumer"]
+
+    def deregister_consumer(self, consumer_name: str) -> None:
+        self.call("deregister_stream_consumer", StreamARN=self.arn, ConsumerName=consumer_name)
+
+    def describe_consumer(self, consumer_name: str) -> dict:
+        answer = self.call(
+            "describe_stream_consumer", StreamARN=self.arn, ConsumerName=consumer_name
+        )
+        return answer["ConsumerDescription"]
+
+    def list_consumers(self) -> list[dict]:
+        consumers, params = [], {"StreamARN": self.arn}
+        while True:
+            answer = self.call("list_stream_consumers", **params)
+            consumers.extend(answer["Consumers"])
+            if not answer.get("NextToken"):
+                return consumers
+            params["NextToken"] = answer["NextToken"]
+
+    def subscribe_to_shard(
+        self,
+        consumer_name: str,
+        shard_id: str,
+        position_type: str,
+        *,
+        starting_sequence_number: str | None = None,
+        timestamp: datetime | float | str | None = None,
+    ) -> Iterator[dict]:
+        """The SubscribeToShardEvent batches of one subscription (about 5 minutes on AWS)."""
+        position: dict[str, Any] = {"Type": position_type}
+        if starting_sequence_number is not None:
+            position["SequenceNumber"] = starting_sequence_number
+        if timestamp is not None:
+            position["Timestamp"] = parse_instant(timestamp)
+        consumer_arn = self.describe_consumer(consumer_name)["ConsumerARN"]
+        answer = self.call(
+            "subscribe_to_shard",
+            ConsumerARN=consumer_arn,
+            ShardId=shard_id,
+            StartingPosition=position,
+        )
+        try:
+            for item in answer["EventStream"]:
+                yield item["SubscribeToShardEvent"]
+        except ClientError as error:
+            raise _translate(error) from None
+
+
+class RemoteStreams(_Calls):
+    """The streams of one account and region, through a boto3 Kinesis client."""
+
+    @classmethod
+    def connect(
+        cls,
+        endpoint_url: str | None = None,
+        *,
+        region_name: str | None = None,
+        session: Any = None,
+    ) -> RemoteStreams:
+        """A client for ``endpoint_url`` (None: real AWS with the usual credential chain).
+
+        A local endpoint without configured credentials gets dummy ones, as emulators expect.
+        """
+        import boto3
+
+        session = session or boto3.session.Session()
+        region = region_name or session.region_name or "us-east-1"
+        kwargs: dict[str, Any] = {"region_name": region}
+        if endpoint_url is not None:
+            kwargs["endpoint_url"] = endpoint_url
+            if session.get_credentials() is None:
+                kwargs.update(aws_access_key_id="workbench", aws_secret_access_key="workbench")
+        return cls(session.client("kinesis", **kwargs))
+
+    @classmethod
+    def from_environment(cls) -> RemoteStreams:
+        """``$WORKBENCH_ENDPOINT_URL`` (unset: AWS itself) and the usual AWS variables."""
+        return cls.connect(os.environ.get(ENDPOINT_ENV) or None)
+
+    def __repr__(self) -> str:
+        return f"RemoteStreams({self.client.meta.endpoint_url!r})"
+
+    def create_stream(
+        self,
+        name: str,
+        shard_count: int | None = None,
+        *,
+        on_demand: bool = False,
+        max_record_size_kib: int = 1024,
+        tags: dict[str, str] | None = None,
+        wait: float = 120.0,
+    ) -> RemoteStream:
+        params: dict[str, Any] = {
+            "StreamName": name,
+            "StreamModeDetails": {"StreamMode": "ON_DEMAND" if on_demand else "PROVISIONED"},
+        }
+        if shard_count is not None:
+            params["ShardCount"] = shard_count
+        if max_record_size_kib != 1024:
+            params["MaxRecordSizeInKiB"] = max_record_size_kib
+        if tags:
+            params["Tags"] = tags
+        self.call("create_stream", **params)
+        self._wait_active(name, wait)
+        return self.stream(name)
+
+    def _wait_active(self, name: str, timeout: float) -> None:
+        # AWS takes seconds to leave CREATING; emulators are ACTIVE at once.
+        deadline = time.monotonic() + timeout
+        while self.describe_stream_summary(name)["StreamDescriptionSummary"]["StreamStatus"] != (
+            "ACTIVE"
+        ):
+            if time.monotonic() > deadline:
+                raise errors.ResourceInUseException(
+                    f"Stream {name} is not ACTIVE after {timeout} s."
+                )
+            time.sleep(1)
+
+    def stream(self, name: str) -> RemoteStream:
+        summary = self.describe_stream_summary(name)["StreamDescriptionSummary"]
+        return RemoteStream(self.client, name, summary["StreamARN"])
+
+    def list_stream_summaries(self) -> list[dict]:
+        summaries, params = [], {}
+        while True:
+            answer = self.call("list_streams", **params)
+            summaries.extend(
+                answer.get("StreamSummaries")
+                or [{"StreamName": name} for name in answer["StreamNames"]]
+            )
+            if not answer.get("HasMoreStreams"):
+                return summaries
+            params = (
+                {"NextToken": answer["NextToken"]}
+                if answer.get("NextToken")
+                else {"ExclusiveStartStreamName": summaries[-1]["StreamName"]}
+            )
+
+    def list_streams(self) -> list[str]:
+        return [summary["StreamName"] for summary in self.list_stream_summaries()]
+
+    def delete_stream(self, name: str, *, enforce_consumer_deletion: bool = False) -> None:
+        self.call(
+            "delete_stream", StreamName=name, EnforceConsumerDeletion=enforce_consumer_deletion
+        )
+
+    def describe_stream(self, name: str) -> dict:
+        return self.call("describe_stream", StreamName=name)
+
+    def describe_stream_summary(self, name: str) -> dict:
+        return self.call("describe_stream_summary", StreamName=name)
