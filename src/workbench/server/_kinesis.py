@@ -51,7 +51,8 @@ def stream_name(params: dict[str, Any]) -> str:
 
 
 def _stream(context: Any, params: dict[str, Any]):
-    return context.streams.stream(stream_name(params))
+    name = stream_name(params)
+    return context.streams.stream(name)
 
 
 # -- pagination: tokens are opaque to clients, readable only here -----------------------------
@@ -94,14 +95,16 @@ def create_stream(context: Any, params: dict[str, Any]) -> None:
 
 @handler("DeleteStream")
 def delete_stream(context: Any, params: dict[str, Any]) -> None:
+    name = stream_name(params)
     context.streams.delete_stream(
-        stream_name(params), enforce_consumer_deletion=params.get("EnforceConsumerDeletion", False)
+        name, enforce_consumer_deletion=params.get("EnforceConsumerDeletion", False)
     )
 
 
 @handler("DescribeStream")
 def describe_stream(context: Any, params: dict[str, Any]) -> dict:
-    described = context.streams.describe_stream(stream_name(params))
+    name = stream_name(params)
+    described = context.streams.describe_stream(name)
     description = dict(described["StreamDescription"])
     shards = _after(description["Shards"], "ShardId", params.get("ExclusiveStartShardId"))
     limit = params.get("Limit", 100)
@@ -112,7 +115,8 @@ def describe_stream(context: Any, params: dict[str, Any]) -> dict:
 
 @handler("DescribeStreamSummary")
 def describe_stream_summary(context: Any, params: dict[str, Any]) -> dict:
-    return context.streams.describe_stream_summary(stream_name(params))
+    name = stream_name(params)
+    return context.streams.describe_stream_summary(name)
 
 
 @handler("ListStreams")

@@ -35,6 +35,12 @@ from workbench.errors import SerializationException, ValidationException
 # AWS stops listing broken constraints after ten.
 _MAX_LISTED = 10
 
+# Where the workbench is stricter than the newest model: it has no AUTO record distribution,
+# so a partition key is required, as it was before that strategy existed.
+_ALSO_REQUIRED = {
+    "kinesis": {"PutRecordInput": ["PartitionKey"], "PutRecordsRequestEntry": ["PartitionKey"]}
+}
+
 Problems = list[str]
 # A checker converts one value (e.g. base64 text to bytes) and appends broken constraints.
 Checker = Callable[[Any, str, Problems], Any]
@@ -100,6 +106,11 @@ class ServiceModel:
     @cache
     def load(cls, service: str) -> ServiceModel:
         model = Loader().load_service_model(service, "service-2")
+        for shape, members in _ALSO_REQUIRED.get(service, {}).items():
+            model["shapes"][shape]["required"] = [
+                *model["shapes"][shape].get("required", []),
+                *members,
+            ]
         operations = {
             name: op["input"]["shape"] for name, op in model["operations"].items() if "input" in op
         }

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,10 +54,18 @@ class _Cbor:
     content_type: str = "application/x-amz-cbor-1.1"
 
     def decode(self, body: bytes) -> Any:
+        if not body:
+            return {}
+        stream = io.BytesIO(body)
         try:
-            return cbor2.loads(body) if body else {}
+            value = cbor2.CBORDecoder(stream).decode()
         except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError) as error:
             raise SerializationException(f"The request body is not valid CBOR: {error}") from None
+        if stream.tell() != len(body):
+            raise SerializationException(
+                f"The request body has {len(body) - stream.tell()} bytes after its CBOR value."
+            )
+        return value
 
     def encode(self, value: Any) -> bytes:
         return cbor2.dumps(value, datetime_as_timestamp=True, timezone=UTC)
