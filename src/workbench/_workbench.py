@@ -11,6 +11,7 @@ from workbench.clock import Clock, WallClock
 
 if TYPE_CHECKING:
     from workbench.server import Endpoint
+    from workbench.streams import Streams
 
 
 class Workbench:
@@ -39,6 +40,13 @@ class Workbench:
         from workbench.server import Endpoint
 
         return Endpoint(self)
+
+    @cached_property
+    def streams(self) -> Streams:
+        """Kinesis Data Streams in this home (``<home>/streams/``)."""
+        from workbench.streams import Streams
+
+        return Streams(self.home.service_dir("streams"), self.clock)
 
     def __repr__(self) -> str:
         return f"Workbench(home={str(self.home.path)!r}, clock={self.clock!r})"

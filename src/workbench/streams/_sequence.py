@@ -1,0 +1,65 @@
+"""Sequence numbers: 56-digit decimal strings, as long as the ones AWS hands out.
+
+A sequence number is ``49`` + the stream's creation instant (15 digits of epoch milliseconds)
++ the shard's index (12 digits) + the record's position in its shard (27 digits). All have the
+same length, so they compare correctly as integers and as strings; a number names its stream
+incarnation and its shard, so one from another shard or a deleted stream is recognised.
+
+>>> prefix = sequence_prefix(1767225600000, 3)
+>>> number = sequence_number(prefix, 42)
+>>> len(number), parse_sequence_number(number)
+(56, (1767225600000, 3, 42))
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from workbench.errors import InvalidArgumentException
+
+SEQUENCE_WIDTH = 56
+_POSITION_DIGITS = 27
+_PATTERN = re.compile(r"0|[1-9]\d{0,128}")
+
+
+def sequence_prefix(stream_created_ms: int, shard_index: int) -> str:
+    """The 29 leading digits that every sequence number of one shard shares."""
+    return f"49{stream_created_ms:015d}{shard_index:012d}"
+
+
+def sequence_number(prefix: str, position: int) -> str:
+    return f"{prefix}{position:0{_POSITION_DIGITS}d}"
+
+
+def sequence_numbers(prefix: str, start: int, count: int) -> list[str]:
+    return [f"{prefix}{p:0{_POSITION_DIGITS}d}" for p in range(start, start + count)]
+
+
+def sequence_bytes(prefix: str, start: int, count: int) -> np.ndarray:
+    """``count`` consecutive sequence numbers as one (count, 56) array of ASCII digits."""
+    out = np.empty((count, SEQUENCE_WIDTH), dtype=np.uint8)
+    head = SEQUENCE_WIDTH - 20
+    out[:, :head] = np.frombuffer(sequence_number(prefix, 0)[:head].encode(), dtype=np.uint8)
+    rest = np.arange(start, start + count, dtype=np.uint64)
+    ten = np.uint64(10)
+    for column in range(SEQUENCE_WIDTH - 1, head - 1, -1):
+        out[:, column] = rest % ten + 48
+        rest //= ten
+    return out
+
+
+def parse_sequence_number(text: object, field: str = "StartingSequenceNumber") -> tuple:
+    """(stream creation ms, shard index, position) of a sequence number, or
+    InvalidArgumentException when it is not one this workbench issued."""
+    if not isinstance(text, str) or not _PATTERN.fullmatch(text):
+        raise InvalidArgumentException(
+            f"1 validation error detected: Value '{text}' at '{field}' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})"
+        )
+    if len(text) != SEQUENCE_WIDTH or not text.startswith("49"):
+        raise InvalidArgumentException(
+            f"Invalid {field}: {text} is not a sequence number issued by this stream."
+        )
+    return int(text[2:17]), int(text[17:29]), int(text[29:])
