@@ -59,11 +59,15 @@ class Service:
         return register
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EventStream:
-    """What a handler returns to answer with an event stream instead of one body."""
+    """What a handler returns to answer with an event stream instead of one body.
+
+    ``close`` ends it early (the client went away, or the server stops).
+    """
 
     messages: Iterator[bytes]
+    close: Callable[[], None]
 
 
 def _error_response(error: ServiceError, request_id: str, codec=JSON) -> Response:
@@ -130,13 +134,32 @@ def build_app(
         headers = {"x-amzn-RequestId": request_id}
         if isinstance(result, EventStream):
             return StreamingResponse(
-                iterate_in_threadpool(result.messages),
+                _until_closed(result, app.state.event_streams),
                 media_type="application/vnd.amazon.eventstream",
                 headers=headers,
             )
         return Response(codec.encode(result or {}), media_type=codec.content_type, headers=headers)
 
-    return Starlette(routes=[Route("/", dispatch, methods=["POST"])])
+    app = Starlette(routes=[Route("/", dispatch, methods=["POST"])])
+    app.state.event_streams = set()  # open ones, closed when the server stops
+    return app
+
+
+async def _until_closed(stream: EventStream, open_streams: set[EventStream]):
+    open_streams.add(stream)
+    try:
+        async for message in iterate_in_threadpool(stream.messages):
+            yield message
+    finally:
+        # The client may have gone: stop the engine's subscription so its thread is freed.
+        open_streams.discard(stream)
+        stream.close()
+
+
+def close_event_streams(app: Starlette) -> None:
+    """End every open event stream (SubscribeToShard) of ``app``."""
+    for stream in list(app.state.event_streams):
+        stream.close()
 
 
 def _object(body: Any) -> dict:

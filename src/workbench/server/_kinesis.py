@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 from typing import Any
 
 import orjson
@@ -19,6 +20,7 @@ from workbench.errors import (
     ExpiredNextTokenException,
     InvalidArgumentException,
     ResourceNotFoundException,
+    ServiceError,
     ValidationException,
 )
 from workbench.server._app import EventStream, Service
@@ -124,7 +126,7 @@ def list_streams(context: Any, params: dict[str, Any]) -> dict:
     start = params.get("ExclusiveStartStreamName")
     if "NextToken" in params:
         start = _untoken(params["NextToken"]).get("after")
-    summaries = _after(context.streams.list_stream_summaries(), "StreamName", start)
+    summaries = _after(context.streams.list_streams()["StreamSummaries"], "StreamName", start)
     limit = params.get("Limit", 100)
     page = summaries[:limit]
     answer: dict[str, Any] = {
@@ -250,14 +252,9 @@ def merge_shards(context: Any, params: dict[str, Any]) -> None:
 
 @handler("UpdateShardCount")
 def update_shard_count(context: Any, params: dict[str, Any]) -> dict:
-    stream = _stream(context, params)
-    current = stream.update_shard_count(params["TargetShardCount"])
-    return {
-        "StreamName": stream.name,
-        "CurrentShardCount": current,
-        "TargetShardCount": params["TargetShardCount"],
-        "StreamARN": stream.arn,
-    }
+    return _stream(context, params).update_shard_count(
+        params["TargetShardCount"], params["ScalingType"]
+    )
 
 
 @handler("AddTagsToStream")
@@ -272,7 +269,7 @@ def remove_tags(context: Any, params: dict[str, Any]) -> None:
 
 @handler("ListTagsForStream")
 def list_tags(context: Any, params: dict[str, Any]) -> dict:
-    tags = _stream(context, params).list_tags()
+    tags = {tag["Key"]: tag["Value"] for tag in _stream(context, params).list_tags()["Tags"]}
     start = params.get("ExclusiveStartTagKey")
     keys = sorted(key for key in tags if start is None or key > start)
     limit = params.get("Limit", 50)
@@ -284,43 +281,53 @@ def list_tags(context: Any, params: dict[str, Any]) -> dict:
 
 # -- enhanced fan-out -------------------------------------------------------------------------
 
-_CONSUMER_ARN = re.compile(
-    r"(arn:aws[-a-z]*:kinesis:[^:]*:\d{12}:stream/[a-zA-Z0-9_.-]+)/consumer/([a-zA-Z0-9_.-]+):\d+"
-)
+
+def _registry(context: Any):
+    """The registered stream consumers: the backend's own (the remote backend has one), or the
+    engine's SQLite registry in the home, opened once per server."""
+    streams = context.streams
+    registry = getattr(streams, "stream_consumers", None)
+    if registry is None:
+        with _REGISTRY_LOCK:
+            registry = _REGISTRIES.get(id(streams))
+            if registry is None:
+                from workbench.streams._subscription import StreamConsumers
+
+                path = streams.folder / "stream-consumers.sqlite"
+                registry = _REGISTRIES[id(streams)] = StreamConsumers(path, streams, streams.clock)
+    return registry
 
 
-def _consumer(params: dict[str, Any]) -> tuple[str, str]:
-    """(stream name, consumer name) from ConsumerARN or StreamARN + ConsumerName."""
-    if "ConsumerARN" in params:
-        match = _CONSUMER_ARN.fullmatch(params["ConsumerARN"])
-        if match is None:
-            raise InvalidArgumentException(f"Invalid ConsumerARN {params['ConsumerARN']!r}.")
-        return stream_name({"StreamARN": match.group(1)}), match.group(2)
-    if "StreamARN" in params and "ConsumerName" in params:
-        return stream_name(params), params["ConsumerName"]
-    raise InvalidArgumentException("Provide ConsumerARN, or StreamARN and ConsumerName.")
+_REGISTRY_LOCK = threading.Lock()
+_REGISTRIES: dict[int, Any] = {}
+
+
+def _named(params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "stream_arn": params.get("StreamARN"),
+        "consumer_name": params.get("ConsumerName"),
+        "consumer_arn": params.get("ConsumerARN"),
+    }
 
 
 @handler("RegisterStreamConsumer")
 def register_consumer(context: Any, params: dict[str, Any]) -> dict:
-    return {"Consumer": _stream(context, params).register_consumer(params["ConsumerName"])}
+    return _registry(context).register_stream_consumer(params["StreamARN"], params["ConsumerName"])
 
 
 @handler("DeregisterStreamConsumer")
 def deregister_consumer(context: Any, params: dict[str, Any]) -> None:
-    name, consumer = _consumer(params)
-    context.streams.stream(name).deregister_consumer(consumer)
+    _registry(context).deregister_stream_consumer(**_named(params))
 
 
 @handler("DescribeStreamConsumer")
 def describe_consumer(context: Any, params: dict[str, Any]) -> dict:
-    name, consumer = _consumer(params)
-    return {"ConsumerDescription": context.streams.stream(name).describe_consumer(consumer)}
+    return _registry(context).describe_stream_consumer(**_named(params))
 
 
 @handler("ListStreamConsumers")
 def list_consumers(context: Any, params: dict[str, Any]) -> dict:
-    consumers = _stream(context, params).list_consumers()
+    consumers = _registry(context).list_stream_consumers(params["StreamARN"])["Consumers"]
     start = _untoken(params["NextToken"]).get("after") if "NextToken" in params else None
     consumers = _after(consumers, "ConsumerName", start)
     limit = params.get("MaxResults", 100)
@@ -332,25 +339,18 @@ def list_consumers(context: Any, params: dict[str, Any]) -> dict:
 
 @handler("SubscribeToShard")
 def subscribe_to_shard(context: Any, params: dict[str, Any]) -> EventStream:
-    name, consumer = _consumer(params)
-    stream = context.streams.stream(name)
-    position = params["StartingPosition"]
-    # Errors found before the stream opens are answered as plain HTTP errors.
-    subscription = stream.subscribe_to_shard(
-        consumer,
-        params["ShardId"],
-        position["Type"],
-        starting_sequence_number=position.get("SequenceNumber"),
-        timestamp=position.get("Timestamp"),
+    # Errors found before the stream opens (unknown consumer or shard, a second subscription
+    # within 5 s) are answered as plain HTTP errors, as AWS does.
+    subscription = _registry(context).subscribe_to_shard(
+        params["ConsumerARN"], params["ShardId"], params["StartingPosition"]
     )
-    return EventStream(_events(subscription))
+    return EventStream(_events(subscription), subscription.close)
 
 
 def _events(subscription):
     yield event("initial-response", {})
     try:
-        for batch in subscription:
-            yield event("SubscribeToShardEvent", batch)
-    except Exception as error:  # an open stream reports errors inside it, as AWS does
-        code = getattr(error, "code", "InternalFailure")
-        yield exception_event(code, str(error))
+        for item in subscription:
+            yield event("SubscribeToShardEvent", item["SubscribeToShardEvent"])
+    except ServiceError as error:  # an open stream reports errors inside it, as AWS does
+        yield exception_event(error.code, error.message)

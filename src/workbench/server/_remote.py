@@ -8,7 +8,7 @@ The transport is the boto3 client handed in: any endpoint, credentials, retries 
 >>> import tempfile
 >>> from workbench import Workbench
 >>> from workbench.server import Endpoint
->>> with Endpoint(Workbench(home=tempfile.mkdtemp())) as url:  # doctest: +SKIP
+>>> with Endpoint(Workbench(home=tempfile.mkdtemp())) as url:
 ...     streams = RemoteStreams.connect(endpoint_url=url)
 ...     streams.create_stream("orders", 1).put_record(b"{}", "part-00001")["ShardId"]
 'shardId-000000000000'
@@ -107,6 +107,7 @@ class RemoteStream(_Calls):
         return self.call("get_shard_iterator", **params)["ShardIterator"]
 
     def get_records(self, shard_iterator: str, limit: int = 10000) -> dict:
+        """GetRecords' answer (arrival timestamps as aware datetimes, data as bytes)."""
         return self.call("get_records", ShardIterator=shard_iterator, Limit=limit)
 
     def describe(self) -> dict:
@@ -138,14 +139,15 @@ class RemoteStream(_Calls):
             AdjacentShardToMerge=adjacent_shard_id,
         )
 
-    def update_shard_count(self, target: int) -> int:
-        answer = self.call(
+    def update_shard_count(
+        self, target_shard_count: int, scaling_type: str = "UNIFORM_SCALING"
+    ) -> dict:
+        return self.call(
             "update_shard_count",
             StreamName=self.name,
-            TargetShardCount=target,
-            ScalingType="UNIFORM_SCALING",
+            TargetShardCount=target_shard_count,
+            ScalingType=scaling_type,
         )
-        return answer["CurrentShardCount"]
 
     def add_tags(self, tags: dict[str, str]) -> None:
         self.call("add_tags_to_stream", StreamName=self.name, Tags=tags)
@@ -153,66 +155,90 @@ class RemoteStream(_Calls):
     def remove_tags(self, keys: list[str]) -> None:
         self.call("remove_tags_from_stream", StreamName=self.name, TagKeys=keys)
 
-    def list_tags(self) -> dict[str, str]:
-        tags, params = {}, {"StreamName": self.name}
+    def list_tags(self) -> dict:
+        """ListTagsForStream's answer, every page in one."""
+        tags: list[dict] = []
+        params = {"StreamName": self.name}
         while True:
             answer = self.call("list_tags_for_stream", **params)
-            tags.update({tag["Key"]: tag.get("Value", "") for tag in answer["Tags"]})
+            tags.extend({"Key": t["Key"], "Value": t.get("Value", "")} for t in answer["Tags"])
             if not answer.get("HasMoreTags") or not answer["Tags"]:
-                return tags
+                return {"Tags": tags, "HasMoreTags": False}
             params["ExclusiveStartTagKey"] = answer["Tags"][-1]["Key"]
 
-    def register_consumer(self, consumer_name: str) -> dict:
-        answer = self.call(
-            "register_stream_consumer", StreamARN=self.arn, ConsumerName=consumer_name
+
+class RemoteStreamConsumers(_Calls):
+    """Enhanced fan-out through the client: the same calls as the engine's registry."""
+
+    def register_stream_consumer(self, stream_arn: str, consumer_name: str) -> dict:
+        return self.call(
+            "register_stream_consumer", StreamARN=stream_arn, ConsumerName=consumer_name
         )
-        return answer["Consumer"]
 
-    def deregister_consumer(self, consumer_name: str) -> None:
-        self.call("deregister_stream_consumer", StreamARN=self.arn, ConsumerName=consumer_name)
-
-    def describe_consumer(self, consumer_name: str) -> dict:
-        answer = self.call(
-            "describe_stream_consumer", StreamARN=self.arn, ConsumerName=consumer_name
+    def deregister_stream_consumer(
+        self,
+        stream_arn: str | None = None,
+        consumer_name: str | None = None,
+        consumer_arn: str | None = None,
+    ) -> None:
+        self.call(
+            "deregister_stream_consumer", **_consumer(stream_arn, consumer_name, consumer_arn)
         )
-        return answer["ConsumerDescription"]
 
-    def list_consumers(self) -> list[dict]:
-        consumers, params = [], {"StreamARN": self.arn}
+    def describe_stream_consumer(
+        self,
+        stream_arn: str | None = None,
+        consumer_name: str | None = None,
+        consumer_arn: str | None = None,
+    ) -> dict:
+        return self.call(
+            "describe_stream_consumer", **_consumer(stream_arn, consumer_name, consumer_arn)
+        )
+
+    def list_stream_consumers(self, stream_arn: str) -> dict:
+        consumers, params = [], {"StreamARN": stream_arn}
         while True:
             answer = self.call("list_stream_consumers", **params)
             consumers.extend(answer["Consumers"])
             if not answer.get("NextToken"):
-                return consumers
+                return {"Consumers": consumers}
             params["NextToken"] = answer["NextToken"]
 
     def subscribe_to_shard(
-        self,
-        consumer_name: str,
-        shard_id: str,
-        position_type: str,
-        *,
-        starting_sequence_number: str | None = None,
-        timestamp: datetime | float | str | None = None,
-    ) -> Iterator[dict]:
-        """The SubscribeToShardEvent batches of one subscription (about 5 minutes on AWS)."""
-        position: dict[str, Any] = {"Type": position_type}
-        if starting_sequence_number is not None:
-            position["SequenceNumber"] = starting_sequence_number
-        if timestamp is not None:
-            position["Timestamp"] = parse_instant(timestamp)
-        consumer_arn = self.describe_consumer(consumer_name)["ConsumerARN"]
+        self, consumer_arn: str, shard_id: str, starting_position: dict[str, Any]
+    ) -> RemoteSubscription:
+        """SubscribeToShard: events ``{"SubscribeToShardEvent": {...}}`` as they come."""
+        position = dict(starting_position)
+        if "Timestamp" in position:
+            position["Timestamp"] = parse_instant(position["Timestamp"])
         answer = self.call(
             "subscribe_to_shard",
             ConsumerARN=consumer_arn,
             ShardId=shard_id,
             StartingPosition=position,
         )
+        return RemoteSubscription(answer["EventStream"])
+
+
+def _consumer(stream_arn: str | None, name: str | None, arn: str | None) -> dict[str, str]:
+    given = {"StreamARN": stream_arn, "ConsumerName": name, "ConsumerARN": arn}
+    return {key: value for key, value in given.items() if value is not None}
+
+
+class RemoteSubscription:
+    """The events of one SubscribeToShard call; ``close()`` may be called from any thread."""
+
+    def __init__(self, events: Any) -> None:
+        self._events = events
+
+    def __iter__(self) -> Iterator[dict]:
         try:
-            for item in answer["EventStream"]:
-                yield item["SubscribeToShardEvent"]
+            yield from self._events
         except ClientError as error:
             raise _translate(error) from None
+
+    def close(self) -> None:
+        self._events.close()
 
 
 class RemoteStreams(_Calls):
@@ -245,6 +271,10 @@ class RemoteStreams(_Calls):
     def from_environment(cls) -> RemoteStreams:
         """``$WORKBENCH_ENDPOINT_URL`` (unset: AWS itself) and the usual AWS variables."""
         return cls.connect(os.environ.get(ENDPOINT_ENV) or None)
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self.stream_consumers = RemoteStreamConsumers(client)
 
     def __repr__(self) -> str:
         return f"RemoteStreams({self.client.meta.endpoint_url!r})"
@@ -289,8 +319,10 @@ class RemoteStreams(_Calls):
         summary = self.describe_stream_summary(name)["StreamDescriptionSummary"]
         return RemoteStream(self.client, name, summary["StreamARN"])
 
-    def list_stream_summaries(self) -> list[dict]:
-        summaries, params = [], {}
+    def list_streams(self) -> dict:
+        """ListStreams' answer, every page in one."""
+        summaries: list[dict] = []
+        params: dict[str, Any] = {}
         while True:
             answer = self.call("list_streams", **params)
             summaries.extend(
@@ -298,15 +330,16 @@ class RemoteStreams(_Calls):
                 or [{"StreamName": name} for name in answer["StreamNames"]]
             )
             if not answer.get("HasMoreStreams"):
-                return summaries
+                return {
+                    "StreamNames": [summary["StreamName"] for summary in summaries],
+                    "HasMoreStreams": False,
+                    "StreamSummaries": summaries,
+                }
             params = (
                 {"NextToken": answer["NextToken"]}
                 if answer.get("NextToken")
                 else {"ExclusiveStartStreamName": summaries[-1]["StreamName"]}
             )
-
-    def list_streams(self) -> list[str]:
-        return [summary["StreamName"] for summary in self.list_stream_summaries()]
 
     def delete_stream(self, name: str, *, enforce_consumer_deletion: bool = False) -> None:
         self.call(

@@ -18,7 +18,7 @@ from typing import Any
 
 import uvicorn
 
-from workbench.server._app import DEFAULT_MAX_BODY, build_app
+from workbench.server._app import DEFAULT_MAX_BODY, build_app, close_event_streams
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4567
@@ -79,6 +79,7 @@ class Endpoint:
             # boto3 keeps connections open between calls; keep them long enough to be reused.
             timeout_keep_alive=30,
             lifespan="off",
+            timeout_graceful_shutdown=5,
         )
 
     def serve_forever(self, announce: Callable[[str], object] = print) -> None:
@@ -110,6 +111,7 @@ class Endpoint:
         """Stop serving; open event streams are closed."""
         if self._server is None or self._thread is None:
             return
+        close_event_streams(self._app)
         self._server.should_exit = True
         self._thread.join(10)
         self._server = self._thread = None
