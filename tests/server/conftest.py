@@ -78,25 +78,16 @@ def make_endpoint(tmp_path) -> Iterator[Callable[..., Endpoint]]:
         endpoint.stop()
 
 
-def has_embedded_streams() -> bool:
-    return hasattr(Workbench, "streams")
+@pytest.fixture
+def endpoint(make_endpoint) -> Endpoint:
+    """This endpoint over a fresh embedded workbench."""
+    return make_endpoint()
 
 
 @pytest.fixture
 def proxy_endpoint(make_endpoint, moto_url) -> Endpoint:
-    """This endpoint over the remote backend pointing at moto: the whole wire path with a real
-    Kinesis behind it, whether or not the embedded engine is present."""
+    """This endpoint over the boto3 backend pointing at moto: requests cross the wire twice."""
     return make_endpoint(types.SimpleNamespace(streams=RemoteStreams.connect(moto_url)))
-
-
-@pytest.fixture(params=["embedded", "remote"])
-def endpoint(request, make_endpoint) -> Endpoint:
-    """This endpoint over each backend: the embedded engine and the boto3 backend (to moto)."""
-    if request.param == "embedded":
-        if not has_embedded_streams():
-            pytest.skip("the embedded streams engine is not merged into this branch yet")
-        return make_endpoint()
-    return request.getfixturevalue("proxy_endpoint")
 
 
 @pytest.fixture
