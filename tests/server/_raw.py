@@ -90,7 +90,7 @@ def post(
 
 def client_factory(url: str, service: str = "kinesis", **options) -> object:
     """A boto3 client for ``url`` with dummy credentials and no retries (errors show at once)."""
-    config = botocore.config.Config(retries={"max_attempts": 1}, **options)
+    config = botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}, **options)
     return boto3.client(
         service,
         endpoint_url=url,

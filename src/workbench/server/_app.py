@@ -10,6 +10,7 @@ worker thread and the event loop stays free for other clients.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -115,6 +116,14 @@ def build_app(
     """An ASGI app serving ``services``; each handler is called as ``handler(context, params)``."""
     by_prefix = {service.model.target_prefix: service for service in services}
     auth = SigV4Check(credentials)
+    # The engine is safe across processes (flock), but its per-shard flock is one descriptor
+    # shared by the threads of a process and so does not exclude them: handler calls from the
+    # worker threads take turns. (Event streams are read outside it, batch by batch.)
+    engine_turn = threading.Lock()
+
+    def call(handler: Handler, params: dict[str, Any]) -> Any:
+        with engine_turn:
+            return handler(context, params)
 
     async def dispatch(request: Request) -> Response:
         request_id = str(uuid.uuid4())
@@ -125,7 +134,7 @@ def build_app(
             body = await _read_body(request, max_body)
             auth.verify(request.method, str(request.url), request.headers, body)
             params = service.model.parse(operation, _object(codec.decode(body)))
-            result = await run_in_threadpool(service.handlers[operation], context, params)
+            result = await run_in_threadpool(call, service.handlers[operation], params)
         except ServiceError as error:
             return _error_response(error, request_id, codec)
         except Exception:
