@@ -43,9 +43,14 @@ class Workbench:
 
     @cached_property
     def streams(self) -> Streams:
-        """Kinesis Data Streams in this home (``<home>/streams/``)."""
+        """Kinesis Data Streams in this home (``<home>/streams/``); on a Kinesis endpoint
+        instead (AWS itself, or ``$WORKBENCH_ENDPOINT_URL``) when ``$WORKBENCH_BACKEND=aws``."""
+        from workbench.server._remote import remote_streams_if_configured
         from workbench.streams import Streams
 
+        remote = remote_streams_if_configured()
+        if remote is not None:
+            return remote  # type: ignore[return-value]
         return Streams(self.home.service_dir("streams"), self.clock)
 
     def __repr__(self) -> str:

@@ -29,6 +29,21 @@ from workbench.clock import parse_instant
 
 BACKEND_ENV = "WORKBENCH_BACKEND"
 ENDPOINT_ENV = "WORKBENCH_ENDPOINT_URL"
+BACKENDS = ("embedded", "aws")
+
+
+def remote_streams_if_configured() -> RemoteStreams | None:
+    """``RemoteStreams`` when ``$WORKBENCH_BACKEND`` is ``aws``; None for the embedded engine.
+
+    >>> remote_streams_if_configured() is None  # $WORKBENCH_BACKEND unset
+    True
+    """
+    backend = os.environ.get(BACKEND_ENV, "embedded").strip().lower() or "embedded"
+    if backend not in BACKENDS:
+        raise errors.InvalidArgumentException(
+            f"{BACKEND_ENV}={backend!r}: use one of {', '.join(BACKENDS)}."
+        )
+    return RemoteStreams.from_environment() if backend == "aws" else None
 
 
 def _translate(error: ClientError) -> errors.ServiceError:
@@ -70,13 +85,86 @@ class RemoteStream(_Calls):
         self, data: bytes | str, partition_key: str, *, explicit_hash_key: str | None = None
     ) -> dict:
         extra = {} if explicit_hash_key is None else {"ExplicitHashKey": explicit_hash_key}
-        answer = self.call(
+        return self.call(
             "put_record", StreamName=self.name, Data=data, PartitionKey=partition_key, **extra
         )
-        return {"ShardId": answer["ShardId"], "SequenceNumber": answer["SequenceNumber"]}
 
     def put_records(self, entries: list[dict]) -> dict:
         return self.call("put_records", StreamName=self.name, Records=entries)
+
+    def put_frame(self, frame: object, partition_key: Any = None) -> dict:
+        """Every row of a polars/pandas frame, Arrow table or iterable of dicts as one JSON
+        record (as the engine's ``put_frame``), sent in PutRecords calls of at most 500 records
+        and 5 MiB; records a shard refuses (throughput) are sent again."""
+        from workbench.streams._frames import frame_records
+
+        data, keys = frame_records(frame, partition_key)
+        entries = [
+            {"Data": row.encode(), "PartitionKey": key}
+            for row, key in zip(data.to_pylist(), keys.to_pylist(), strict=True)
+        ]
+        summary: dict[str, dict] = {}
+        for batch in _batches(entries):
+            for result in self._put_all(batch):
+                shard = summary.setdefault(
+                    result["ShardId"], {"Records": 0, "FirstSequenceNumber": None}
+                )
+                shard["Records"] += 1
+                shard["FirstSequenceNumber"] = (
+                    shard["FirstSequenceNumber"] or (result["SequenceNumber"])
+                )
+                shard["LastSequenceNumber"] = result["SequenceNumber"]
+        return {"Records": len(entries), "Shards": summary}
+
+    def _put_all(self, batch: list[dict]) -> list[dict]:
+        done: list[dict] = []
+        pending, pause = batch, 0.05
+        while pending:
+            results = self.put_records(pending)["Records"]
+            retry = [e for e, r in zip(pending, results, strict=True) if "ErrorCode" in r]
+            done += [r for r in results if "ErrorCode" not in r]
+            if retry:
+                time.sleep(pause)  # over a shard's quota: back off as the KPL does
+                pause = min(pause * 2, 2.0)
+            pending = retry
+        return done
+
+    def get_records_arrow(
+        self, shard_iterator: str, limit: int | None = None, *, decode_json: Any = False
+    ):
+        """GetRecords into one Arrow table (the engine's columns); ``limit`` None reads up to
+        the newest record, calling GetRecords as often as that takes."""
+        import pyarrow as pa
+
+        from workbench.streams import ArrowRecords
+        from workbench.streams._stream import _decode_json
+
+        records: list[dict] = []
+        answer: dict = {"NextShardIterator": shard_iterator}
+        while answer.get("NextShardIterator") and (limit is None or len(records) < limit):
+            want = 10000 if limit is None else min(10000, limit - len(records))
+            answer = self.get_records(answer["NextShardIterator"], limit=want)
+            records += answer["Records"]
+            if not answer["Records"] and answer.get("MillisBehindLatest", 0) == 0:
+                break
+        table = pa.table(
+            {
+                "sequence_number": pa.array([r["SequenceNumber"] for r in records], pa.string()),
+                "partition_key": pa.array([r["PartitionKey"] for r in records], pa.string()),
+                "approximate_arrival_timestamp": pa.array(
+                    [r["ApproximateArrivalTimestamp"] for r in records], pa.timestamp("ms", "UTC")
+                ),
+                "data": pa.array([r["Data"] for r in records], pa.binary()),
+            }
+        )
+        if decode_json is not False:
+            table = _decode_json(table, None if decode_json is True else decode_json)
+        return ArrowRecords(
+            table,
+            answer.get("NextShardIterator"),
+            answer.get("MillisBehindLatest", 0),
+            answer.get("ChildShards"),
+        )
 
     def list_shards(self) -> list[dict]:
         shards, params = [], {"StreamName": self.name}
@@ -165,6 +253,20 @@ class RemoteStream(_Calls):
             if not answer.get("HasMoreTags") or not answer["Tags"]:
                 return {"Tags": tags, "HasMoreTags": False}
             params["ExclusiveStartTagKey"] = answer["Tags"][-1]["Key"]
+
+
+def _batches(entries: list[dict], count: int = 500, size: int = 5 * 1024 * 1024):
+    batch: list[dict] = []
+    used = 0
+    for entry in entries:
+        bytes_ = len(entry["Data"]) + len(entry["PartitionKey"].encode())
+        if batch and (len(batch) == count or used + bytes_ > size):
+            yield batch
+            batch, used = [], 0
+        batch.append(entry)
+        used += bytes_
+    if batch:
+        yield batch
 
 
 class RemoteStreamConsumers(_Calls):

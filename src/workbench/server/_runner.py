@@ -63,6 +63,9 @@ class Endpoint:
         log_level: str = "warning",
     ) -> None:
         self.context = context
+        # Resolved now, so a notebook that later switches $WORKBENCH_BACKEND to this very
+        # endpoint doesn't turn the endpoint into a client of itself.
+        _ = context.streams
         self.host, self.port = host, port
         self._app = make_app(context, credentials=credentials, max_body=max_body)
         self._log_level = log_level
