@@ -123,7 +123,12 @@ class ServiceModel:
         """
         if body is None:
             body = {}
-        checker = _compile(self, self.operations[operation])
+        shape = self.operations[operation]
+        try:
+            return _fast(self, shape)(body)
+        except _Refused:
+            pass  # the full walk below names every problem as AWS does
+        checker = _compile(self, shape)
         problems: Problems = []
         parsed = checker(body, "", problems)
         if problems:
@@ -132,6 +137,99 @@ class ServiceModel:
             noun = "error" if count == 1 else "errors"
             raise ValidationException(f"{count} validation {noun} detected: {listed}")
         return parsed
+
+
+# The fast walk: the same checks and conversions for a valid request, without paths or
+# messages; a PutRecords of 500 records costs about a tenth of the full walk. Any doubt raises
+# _Refused and the full walk decides.
+class _Refused(Exception):
+    pass
+
+
+
+@cache
+def _fast(model: ServiceModel, shape_name: str) -> Callable[[Any], Any]:
+    shape = model.shapes[shape_name]
+    kind = shape["type"]
+    lo, hi = shape.get("min"), shape.get("max")
+    if kind == "structure":
+        names = {name: member["shape"] for name, member in shape.get("members", {}).items()}
+        required = tuple(shape.get("required", ()))
+        members: dict[str, Callable[[Any], Any]] = {}  # filled on first use: shapes may recurse
+
+        def structure(value: Any) -> dict:
+            if type(value) is not dict:
+                raise _Refused
+            if not members:
+                members.update({name: _fast(model, inner) for name, inner in names.items()})
+            for name in required:
+                if value.get(name) is None:
+                    raise _Refused
+            return {
+                name: members[name](item)
+                for name, item in value.items()
+                if item is not None and name in members
+            }
+
+        return structure
+    if kind == "list":
+        member_shape = shape["member"]["shape"]
+
+        def check_items(value: Any) -> list:
+            if type(value) is not list or (lo is not None and len(value) < lo):
+                raise _Refused
+            if hi is not None and len(value) > hi:
+                raise _Refused
+            return [member(item) for item in value] if value else []
+
+        member = None
+
+        def items(value: Any) -> list:
+            nonlocal member
+            member = member or _fast(model, member_shape)
+            return check_items(value)
+
+        return items
+    if kind == "string" and "enum" not in shape:
+        pattern = re.compile(shape["pattern"]) if "pattern" in shape else None
+        lo, hi = lo or 0, hi if hi is not None else float("inf")
+
+        def string(value: Any) -> str:
+            if type(value) is not str or not lo <= len(value) <= hi:
+                raise _Refused
+            if pattern is not None and not pattern.fullmatch(value):
+                raise _Refused
+            return value
+
+        return string
+    if kind == "blob":
+        lo, hi = lo or 0, hi if hi is not None else float("inf")
+
+        def blob(value: Any) -> bytes:
+            if type(value) is str:
+                try:
+                    value = binascii.a2b_base64(value, strict_mode=True)
+                except (binascii.Error, ValueError):
+                    raise _Refused from None
+            elif type(value) is not bytes:
+                raise _Refused
+            if not lo <= len(value) <= hi:
+                raise _Refused
+            return value
+
+        return blob
+    # Maps, numbers, enums, booleans and timestamps are rare and small: the full walk's
+    # checker, refusing on the first problem.
+    full = _compile(model, shape_name)
+
+    def other(value: Any) -> Any:
+        problems: Problems = []
+        parsed = full(value, "", problems)
+        if problems:
+            raise _Refused
+        return parsed
+
+    return other
 
 
 @cache
