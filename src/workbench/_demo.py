@@ -30,8 +30,40 @@ def _clock_step(wb: Workbench) -> list[Output]:
     return [Output(f"simulated clock moved from {start} to {wb.clock.isoformat()}", "in memory")]
 
 
+def _streams_step(wb: Workbench) -> list[Output]:
+    import random
+
+    rng = random.Random(42)
+    stream = wb.streams.create_stream("retail-trans", 4)
+    rows = [
+        {
+            "Invoice": str(536365 + i // 5),
+            "StockCode": f"{rng.randint(10000, 99999)}",
+            "Quantity": rng.randint(1, 12),
+            "Price": round(rng.uniform(0.5, 20), 2),
+            "Customer_ID": str(rng.randint(12346, 18287)),
+            "Country": rng.choice(["United Kingdom", "France", "Germany", "EIRE"]),
+        }
+        for i in range(1000)
+    ]
+    put = stream.put_frame(rows, "Customer_ID")
+    read = 0
+    for shard in stream.list_shards():
+        iterator = stream.get_shard_iterator(shard["ShardId"], "TRIM_HORIZON")
+        read += stream.get_records_arrow(iterator).table.num_rows
+    per_shard = ", ".join(f"{k[-2:]}: {v['Records']}" for k, v in sorted(put["Shards"].items()))
+    return [
+        Output(
+            f"stream retail-trans: {put['Records']} records put ({per_shard}), {read} read back",
+            "in memory",
+        ),
+        Output("retail-trans shard segments", str(stream.folder / "shards")),
+    ]
+
+
 STEPS: list[tuple[str, Step]] = [
     ("Simulated clock", _clock_step),
+    ("Data Streams", _streams_step),
 ]
 
 

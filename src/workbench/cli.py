@@ -65,5 +65,26 @@ def serve(
     endpoint.serve_forever(announce=lambda url: typer.echo(f"endpoint_url: {url}"))
 
 
+@app.command()
+def streams(home: Path = HomeOption) -> None:
+    """List the data streams in the home: shards, records and where their segments are."""
+    from workbench import Workbench
+
+    wb = Workbench(home=home)
+    names = wb.streams.list_streams()["StreamNames"]
+    if not names:
+        typer.echo("no data streams")
+    for name in names:
+        stream = wb.streams.stream(name)
+        shards = stream.list_shards()
+        open_count = sum("EndingSequenceNumber" not in s["SequenceNumberRange"] for s in shards)
+        typer.echo(f"{name}: {open_count} open shards, {len(shards) - open_count} closed")
+        for shard in shards:
+            it = stream.get_shard_iterator(shard["ShardId"], "TRIM_HORIZON")
+            count = stream.get_records_arrow(it).table.num_rows
+            typer.echo(f"  {shard['ShardId']}: {count} records")
+        typer.echo(f"  segments: {stream.folder / 'shards'}")
+
+
 def main() -> None:
     app()

@@ -9,7 +9,8 @@
 """
 
 from workbench.streams._iterators import ITERATOR_LIFETIME_MS, ITERATOR_TYPES
-from workbench.streams._stream import ArrowRecords, Stream
+from workbench.streams._records import ArrowRecords
+from workbench.streams._stream import Stream
 from workbench.streams._streams import Streams
 
 __all__ = ["ITERATOR_LIFETIME_MS", "ITERATOR_TYPES", "ArrowRecords", "Stream", "Streams"]

@@ -17,7 +17,6 @@ workbench.errors.InvalidArgumentException: Invalid ShardIterator.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
 import secrets
@@ -73,7 +72,7 @@ class IteratorSigner:
         self._secret = secret
 
     def _mac(self, body: bytes) -> bytes:
-        return hmac.new(self._secret, body, hashlib.sha256).digest()[:_MAC_BYTES]
+        return hmac.digest(self._secret, body, "sha256")[:_MAC_BYTES]
 
     def issue(self, where: Position, issued_ms: int) -> str:
         body = orjson.dumps([*where, issued_ms])

@@ -28,13 +28,16 @@ away first, so a reader never sees half a segment).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import itertools
 import mmap
 import os
 import shutil
+import stat
 import struct
+import threading
 import uuid
 from array import array
 from collections.abc import Callable, Iterator
@@ -53,6 +56,14 @@ SEGMENT_MAX_AGE_MS = 3_600_000
 _FILES = ("ts", "seq", "data", "data.off", "key", "key.off")
 _ZERO_OFFSET = np.zeros(1, dtype="<i4").tobytes()
 _EMPTY = pa.py_buffer(b"")
+# Below these many records plain Python beats numpy's fixed cost per call.
+_FEW = 16
+_MANY = 4096
+
+
+_MAX_WRITERS = 32
+_WRITERS: collections.OrderedDict[int, ShardLog] = collections.OrderedDict()
+_WRITERS_LOCK = threading.Lock()
 
 
 def _segment_names(folder: Path) -> list[int]:
@@ -90,13 +101,20 @@ class Batch:
         return cls(b"".join(data), data_offsets, b"".join(keys), key_offsets)
 
 
+def _open_rw(path: Path) -> int:
+    try:
+        return os.open(path, os.O_RDWR)
+    except PermissionError:  # a sealed ts (read-only); only read from then on
+        return os.open(path, os.O_RDONLY)
+
+
 class _Tail:
     """A writer's open segment: its file descriptors and where the next record goes."""
 
     def __init__(self, folder: Path, base: int) -> None:
         self.folder = folder
         self.base = base
-        self.fds = {name: os.open(folder / name, os.O_RDWR) for name in _FILES}
+        self.fds = {name: _open_rw(folder / name) for name in _FILES}
         self.count = -1
         self.data_end = self.key_end = 0
         self.first_ts = self.last_ts = 0
@@ -155,30 +173,55 @@ class ShardLog:
         self._lock_fd: int | None = None
         self._tail: _Tail | None = None
         self._views: dict[int, _SegmentView] = {}
+        # flock excludes other processes only: threads of this one share the descriptor.
+        self._mutex = threading.RLock()
 
     # -- writing ---------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _open_lock(self) -> int:
         # One lock descriptor kept open per shard: flock on it costs one syscall, where
         # workbench._files.locked would open and close the file on every put.
-        if self._lock_fd is None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self._lock_fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        return self._lock_fd
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._mutex:
+            lock = self._lock_fd if self._lock_fd is not None else self._open_lock()
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def close(self) -> None:
+        with self._mutex:
+            self._release_files()
+            self._views.clear()
+
+    def _release_files(self) -> None:
         if self._tail is not None:
             self._tail.close()
             self._tail = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
-        self._views.clear()
+
+    def _keep_open(self) -> None:
+        """Count this writer among the recently used; close the files of the least recently
+        used beyond the limit (a writer holds seven descriptors, and a notebook on macOS may
+        have only 256)."""
+        with _WRITERS_LOCK:
+            _WRITERS[id(self)] = self
+            _WRITERS.move_to_end(id(self))
+            idle = [_WRITERS.popitem(last=False)[1] for _ in range(len(_WRITERS) - _MAX_WRITERS)]
+        for log in idle:
+            if log._mutex.acquire(blocking=False):  # never wait for a busy one: no deadlock
+                try:
+                    log._release_files()
+                finally:
+                    log._mutex.release()
 
     def _create_segment(self, base: int) -> _Tail:
         final = self.folder / f"{base:020d}"
@@ -195,7 +238,12 @@ class ShardLog:
         return tail
 
     def _current(self) -> _Tail:
-        """The segment to append to, brought up to date with other writers (lock held)."""
+        """The segment to append to, brought up to date with other writers (lock held).
+
+        A writer that rolls over first seals the old segment by making its ``ts`` read-only, so
+        the one ``fstat`` that tells every writer how many records exist also tells it when to
+        move on to the next segment.
+        """
         tail = self._tail
         if tail is None:
             names = _segment_names(self.folder)
@@ -204,15 +252,14 @@ class ShardLog:
             if tail.count < 0:
                 tail.recover()
         while True:
-            count = os.fstat(tail.fds["ts"]).st_size // 8
+            st = os.fstat(tail.fds["ts"])
+            count = st.st_size // 8
             if count != tail.count:
                 tail.sync(count)
-            following = f"{self._dir}/{tail.base + tail.count:020d}"
-            if tail.count == 0 or not os.path.exists(following):
+            if st.st_mode & stat.S_IWUSR:
                 break
             tail.close()
-            tail = _Tail(Path(following), tail.base + tail.count)
-            tail.recover()
+            tail = self._create_segment(tail.base + tail.count)
         self._tail = tail
         return tail
 
@@ -222,39 +269,53 @@ class ShardLog:
         now_ms: int,
         prefix: str,
         may_write: Callable[[], bool] = lambda: True,
-    ) -> tuple[int, int] | None:
-        """Append ``batch``; returns (position of its first record, arrival ms), or None when
+    ) -> tuple[int, int, list[str] | None] | None:
+        """Append ``batch``; returns (position of its first record, arrival ms, its sequence
+        numbers as text for batches small enough to make them one by one), or None when
         ``may_write`` (asked with the lock held) says the shard no longer takes records."""
-        with self._locked():
+        self._mutex.acquire()
+        lock = self._lock_fd if self._lock_fd is not None else self._open_lock()
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
             if not may_write():
                 return None
             tail = self._current()
-            too_old = tail.count and now_ms - tail.first_ts > SEGMENT_MAX_AGE_MS
             if tail.count and (
                 tail.data_end + batch.data_offsets[-1] > SEGMENT_MAX_BYTES
                 or tail.key_end + batch.key_offsets[-1] > SEGMENT_MAX_BYTES
                 or tail.count + batch.count > SEGMENT_MAX_RECORDS
-                or too_old
+                or now_ms - tail.first_ts > SEGMENT_MAX_AGE_MS
             ):
+                os.fchmod(tail.fds["ts"], 0o444)  # sealed: see _current
                 tail.close()
                 tail = self._tail = self._create_segment(tail.base + tail.count)
             position = tail.base + tail.count
             arrival = max(now_ms, tail.last_ts)
-            self._write(tail, batch, arrival, prefix, position)
-            return position, arrival
+            numbers = self._write(tail, batch, arrival, prefix, position)
+            return position, arrival, numbers
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            self._mutex.release()
+            self._keep_open()
 
-    def _write(self, tail: _Tail, batch: Batch, arrival: int, prefix: str, position: int) -> None:
+    def _write(
+        self, tail: _Tail, batch: Batch, arrival: int, prefix: str, position: int
+    ) -> list[str] | None:
         n, count, fds = tail.count, batch.count, tail.fds
-        if isinstance(batch.data_offsets, np.ndarray):
-            data_off = (batch.data_offsets[1:] + tail.data_end).astype("<i4")
-            key_off = (batch.key_offsets[1:] + tail.key_end).astype("<i4")
-            seq = sequence_bytes(prefix, position, count)
+        numbers = None
+        if count > _FEW:
+            data_off = (np.asarray(batch.data_offsets[1:]) + tail.data_end).astype("<i4")
+            key_off = (np.asarray(batch.key_offsets[1:]) + tail.key_end).astype("<i4")
             stamps = np.full(count, arrival, dtype="<i8")
         else:
             data_off = array("i", [o + tail.data_end for o in batch.data_offsets[1:]])
             key_off = array("i", [o + tail.key_end for o in batch.key_offsets[1:]])
-            seq = "".join(sequence_numbers(prefix, position, count)).encode()
             stamps = struct.pack(f"<{count}q", *itertools.repeat(arrival, count))
+        if count > _MANY:
+            seq = sequence_bytes(prefix, position, count)
+        else:
+            numbers = sequence_numbers(prefix, position, count)
+            seq = "".join(numbers).encode()
         os.pwrite(fds["data"], batch.data, tail.data_end)
         os.pwrite(fds["key"], batch.keys, tail.key_end)
         os.pwrite(fds["data.off"], data_off, (n + 1) * 4)
@@ -271,6 +332,7 @@ class ShardLog:
         tail.key_end = int(key_off[-1])
         tail.first_ts = tail.first_ts if n else arrival
         tail.last_ts = arrival
+        return numbers
 
     def trim(self, horizon_ms: int) -> int:
         """Delete the whole segments whose every record arrived before ``horizon_ms`` (the
@@ -313,35 +375,42 @@ class ShardLog:
     def segments(self) -> list[_SegmentView]:
         """The segments as they are now, oldest first."""
         names = _segment_names(self.folder)
-        for gone in set(self._views) - set(names):
-            del self._views[gone]
-        return [v for base in names if (v := self._view(base)) is not None]
+        with self._mutex:
+            for gone in set(self._views) - set(names):
+                self._views.pop(gone, None)
+            return [v for base in names if (v := self._view(base)) is not None]
 
-    def end(self) -> int:
-        """Position after the newest record."""
-        segments = self.segments()
+    def end(self, segments: list[_SegmentView] | None = None) -> int:
+        """Position after the newest record (of ``segments``, a snapshot, when given)."""
+        segments = self.segments() if segments is None else segments
         return segments[-1].base + segments[-1].count if segments else 0
 
-    def first_at_or_after(self, instant_ms: int) -> int:
+    def first_at_or_after(self, instant_ms: int, segments: list[_SegmentView] | None = None) -> int:
         """Position of the first record that arrived at or after ``instant_ms``."""
-        segments = self.segments()
+        segments = self.segments() if segments is None else segments
         for view in segments:
             if view.count and view.last_ts() >= instant_ms:
                 return view.base + view.search(instant_ms)
         return segments[-1].base + segments[-1].count if segments else 0
 
-    def arrival_ms(self, position: int) -> int | None:
-        for view in reversed(self.segments()):
+    def arrival_ms(self, position: int, segments: list[_SegmentView] | None = None) -> int | None:
+        for view in reversed(self.segments() if segments is None else segments):
             if view.base <= position < view.base + view.count:
                 return int(view.ts[position - view.base])
         return None
 
-    def read(self, start: int, limit: int | None, max_bytes: int | None = None) -> list[pa.Table]:
+    def read(
+        self,
+        start: int,
+        limit: int | None,
+        max_bytes: int | None = None,
+        segments: list[_SegmentView] | None = None,
+    ) -> list[pa.Table]:
         """Tables of the records from ``start`` on (at most ``limit``), one per segment."""
         tables: list[pa.Table] = []
         left = limit if limit is not None else 1 << 62
         budget = max_bytes if max_bytes is not None else 1 << 62
-        for view in self.segments():
+        for view in self.segments() if segments is None else segments:
             stop = view.base + view.count
             if stop <= start or left <= 0 or budget <= 0:
                 continue
@@ -361,13 +430,14 @@ class _SegmentView:
 
     def __init__(self, folder: Path, base: int) -> None:
         self.folder = folder
+        self._ts_path = str(folder / "ts")
         self.base = base
         self.count = 0
         self._mapped_ts = -1
         self._buffers: dict[str, pa.Buffer] = {}
 
     def refresh(self) -> None:
-        ts_size = os.stat(self.folder / "ts").st_size
+        ts_size = os.stat(self._ts_path).st_size
         if ts_size == self._mapped_ts:
             return
         # ts first: every other file already holds the records ts counts.
@@ -375,11 +445,14 @@ class _SegmentView:
         buffers = {"ts": self._map("ts")}
         for name in _FILES[1:]:
             buffers[name] = self._map(name)
+        count = min(count, len(buffers["ts"]) // 8)
+        # Threads reading this view without the lock see a count only after the arrays that
+        # back it: an older count with newer arrays is harmless, the other way round is not.
+        self.ts = np.frombuffer(buffers["ts"], dtype="<i8", count=count)
+        self.data_off = np.frombuffer(buffers["data.off"], dtype="<i4", count=count + 1)
         self._buffers = buffers
         self._mapped_ts = ts_size
-        self.count = min(count, len(buffers["ts"]) // 8)
-        self.ts = np.frombuffer(buffers["ts"], dtype="<i8", count=self.count)
-        self.data_off = np.frombuffer(buffers["data.off"], dtype="<i4", count=self.count + 1)
+        self.count = count
 
     def _map(self, name: str) -> pa.Buffer:
         with open(self.folder / name, "rb") as f:

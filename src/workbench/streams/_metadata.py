@@ -13,7 +13,7 @@ from pathlib import Path
 from workbench._files import atomic_write_json, read_json
 from workbench.streams._routing import Router
 from workbench.streams._sequence import sequence_prefix
-from workbench.streams._validation import shard_id
+from workbench.streams._validation import shard_name
 
 
 @dataclass
@@ -29,7 +29,7 @@ class ShardInfo:
 
     @property
     def id(self) -> str:
-        return shard_id(self.index)
+        return shard_name(self.index)
 
     @property
     def is_open(self) -> bool:
@@ -81,6 +81,17 @@ class StreamMeta:
         return sequence_prefix(self.created_ms, index)
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """The metadata as loaded at one moment, with the routing derived from it; replaced as a
+    whole, so threads never see a router of one version with the shards of another."""
+
+    meta: StreamMeta
+    open_shards: list[ShardInfo]
+    open_indices: frozenset[int]
+    router: Router
+
+
 class MetaFile:
     """The metadata document of one stream, cached per process and reloaded when replaced."""
 
@@ -88,27 +99,29 @@ class MetaFile:
         self.path = path
         self._path = str(path)
         self._stamp: tuple | None = None
-        self._meta: StreamMeta | None = None
-        self.router: Router | None = None
-        self.open_shards: list[ShardInfo] = []
+        self.snapshot: Snapshot | None = None
 
-    def load(self) -> StreamMeta | None:
+    def load(self) -> Snapshot | None:
         """The current metadata (None once the stream is deleted)."""
         try:
             st = os.stat(self._path)
         except FileNotFoundError:
-            self._meta = None
+            self.snapshot = None
             return None
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        if stamp != self._stamp or self._meta is None:
+        snapshot = self.snapshot
+        if stamp != self._stamp or snapshot is None:
             raw = read_json(self.path)
             if raw is None:
                 return None
-            self._meta = StreamMeta.from_json(raw)  # type: ignore[arg-type]
+            meta = StreamMeta.from_json(raw)  # type: ignore[arg-type]
+            shards = meta.open_shards()
+            snapshot = Snapshot(
+                meta, shards, frozenset(s.index for s in shards), Router([s.end for s in shards])
+            )
+            self.snapshot = snapshot
             self._stamp = stamp
-            self.open_shards = self._meta.open_shards()
-            self.router = Router([s.end for s in self.open_shards])
-        return self._meta
+        return snapshot
 
     def save(self, meta: StreamMeta) -> None:
         atomic_write_json(self.path, meta.to_json())

@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from workbench.errors import InvalidArgumentException
+from workbench.errors import InvalidArgumentException, ValidationException
 
 SEQUENCE_WIDTH = 56
 _POSITION_DIGITS = 27
@@ -34,27 +34,58 @@ def sequence_number(prefix: str, position: int) -> str:
 
 
 def sequence_numbers(prefix: str, start: int, count: int) -> list[str]:
-    return [f"{prefix}{p:0{_POSITION_DIGITS}d}" for p in range(start, start + count)]
+    """``count`` consecutive sequence numbers from position ``start``.
+
+    >>> sequence_numbers("4", 9, 2) == [sequence_number("4", 9), sequence_number("4", 10)]
+    True
+    """
+    numbers: list[str] = []
+    stop = start + count
+    while start < stop:
+        # Positions with the same number of digits share their zero padding, so each number
+        # is one str() and one concatenation (C loops), not a formatted f-string.
+        digits = len(str(start))
+        end = min(stop, 10**digits)
+        head = prefix + "0" * (_POSITION_DIGITS - digits)
+        numbers.extend([head + p for p in map(str, range(start, end))])
+        start = end
+    return numbers
+
+
+_GROUP = 10_000
+# "0000".."9999" as one uint32 each: a position's digits are gathered four at a time.
+_DIGIT_GROUPS = (
+    np.frombuffer("".join(f"{i:04d}" for i in range(_GROUP)).encode(), dtype=np.uint8)
+    .view("<u4")
+    .copy()
+)
 
 
 def sequence_bytes(prefix: str, start: int, count: int) -> np.ndarray:
-    """``count`` consecutive sequence numbers as one (count, 56) array of ASCII digits."""
+    """``count`` consecutive sequence numbers as one (count, 56) array of ASCII digits.
+
+    >>> prefix = sequence_prefix(1767225600000, 1)
+    >>> sequence_bytes(prefix, 9999, 2).tobytes().decode() == "".join(
+    ...     sequence_numbers(prefix, 9999, 2))
+    True
+    """
     out = np.empty((count, SEQUENCE_WIDTH), dtype=np.uint8)
     head = SEQUENCE_WIDTH - 20
     out[:, :head] = np.frombuffer(sequence_number(prefix, 0)[:head].encode(), dtype=np.uint8)
     rest = np.arange(start, start + count, dtype=np.uint64)
-    ten = np.uint64(10)
-    for column in range(SEQUENCE_WIDTH - 1, head - 1, -1):
-        out[:, column] = rest % ten + 48
-        rest //= ten
+    groups = np.empty((count, 5), dtype="<u4")
+    for column in range(4, -1, -1):
+        groups[:, column] = _DIGIT_GROUPS[rest % np.uint64(_GROUP)]
+        rest //= np.uint64(_GROUP)
+    out[:, head:] = groups.view(np.uint8)
     return out
 
 
 def parse_sequence_number(text: object, field: str = "StartingSequenceNumber") -> tuple:
-    """(stream creation ms, shard index, position) of a sequence number, or
-    InvalidArgumentException when it is not one this workbench issued."""
+    """(stream creation ms, shard index, position) of a sequence number; ValidationException
+    for what is not a number, InvalidArgumentException for one this workbench never issued."""
     if not isinstance(text, str) or not _PATTERN.fullmatch(text):
-        raise InvalidArgumentException(
+        raise ValidationException(
             f"1 validation error detected: Value '{text}' at '{field}' failed to satisfy "
             "constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})"
         )

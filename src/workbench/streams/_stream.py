@@ -6,7 +6,7 @@
 >>> stream = wb.streams.create_stream("retail-trans", 2)
 >>> stream.put_record(b'{"Invoice": "536365"}', "17850")["ShardId"]
 'shardId-000000000001'
->>> it = stream.get_shard_iterator("shardId-000000000000", "TRIM_HORIZON")
+>>> it = stream.get_shard_iterator("shardId-000000000001", "TRIM_HORIZON")
 >>> [r["Data"] for r in stream.get_records(it)["Records"]]
 [b'{"Invoice": "536365"}']
 """
@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,15 +33,26 @@ from workbench.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
+from workbench.streams import _resharding as resharding
 from workbench.streams._frames import PartitionKey, frame_records
 from workbench.streams._iterators import ITERATOR_TYPES, Position
-from workbench.streams._log import COLUMNS, Batch, ShardLog
-from workbench.streams._metadata import MetaFile, ShardInfo, StreamMeta
-from workbench.streams._routing import hash_key_of, hash_key_ranges, md5_hash_keys
+from workbench.streams._log import Batch, ShardLog
+from workbench.streams._metadata import MetaFile, ShardInfo, Snapshot, StreamMeta
+from workbench.streams._records import (
+    ArrowRecords,
+    arrow_batch,
+    empty_table,
+    json_columns,
+    plain_records,
+)
+from workbench.streams._routing import (
+    hash_key_of,
+    md5_hash_keys,
+    split_hash_keys,
+)
 from workbench.streams._sequence import (
     parse_sequence_number,
     sequence_number,
-    sequence_numbers,
 )
 from workbench.streams._validation import (
     ACCOUNT,
@@ -52,8 +62,8 @@ from workbench.streams._validation import (
     check_length,
     check_partition_key,
     invalid,
-    shard_id,
     shard_index,
+    shard_name,
     stream_arn,
 )
 
@@ -70,19 +80,6 @@ SCALINGS_PER_DAY = 10
 _FRAME_CHUNK_ROWS = 262_144
 _TRIM_EVERY_MS = 60_000
 _DAY_MS = 86_400_000
-
-
-@dataclass
-class ArrowRecords:
-    """What :meth:`Stream.get_records_arrow` returns: the records as one Arrow table."""
-
-    table: pa.Table
-    next_shard_iterator: str | None
-    millis_behind_latest: int
-    child_shards: list[dict] | None
-
-    def to_polars(self) -> pl.DataFrame:
-        return pl.from_arrow(self.table)  # type: ignore[return-value]
 
 
 class Stream:
@@ -114,16 +111,19 @@ class Stream:
     # -- metadata ------------------------------------------------------------------------------
 
     def _meta(self) -> StreamMeta:
-        meta = self._meta_file.load()
-        if meta is None:
+        return self._snapshot().meta
+
+    def _snapshot(self) -> Snapshot:
+        snapshot = self._meta_file.load()
+        if snapshot is None:
             raise ResourceNotFoundException(
                 f"Stream {self.name} under account {ACCOUNT} not found."
             )
-        if meta.created_ms != self._created_ms:
+        if snapshot.meta.created_ms != self._created_ms:
             # Deleted and created again (maybe by another process): the open files are stale.
             self.close()
-            self._created_ms = meta.created_ms
-        return meta
+            self._created_ms = snapshot.meta.created_ms
+        return snapshot
 
     def _not_found_shard(self, shard: str) -> ResourceNotFoundException:
         return ResourceNotFoundException(
@@ -140,9 +140,8 @@ class Stream:
         log = self._logs.get(index)
         if log is None:
             meta = self._meta()
-            log = self._logs[index] = ShardLog(
-                self.folder / "shards" / shard_id(index), fsync=meta.fsync
-            )
+            log = ShardLog(self.folder / "shards" / shard_name(index), fsync=meta.fsync)
+            log = self._logs.setdefault(index, log)
         return log
 
     @contextlib.contextmanager
@@ -156,9 +155,9 @@ class Stream:
     def _shard_dict(self, meta: StreamMeta, info: ShardInfo) -> dict:
         shard: dict = {"ShardId": info.id}
         if info.parent is not None:
-            shard["ParentShardId"] = shard_id(info.parent)
+            shard["ParentShardId"] = shard_name(info.parent)
         if info.adjacent_parent is not None:
-            shard["AdjacentParentShardId"] = shard_id(info.adjacent_parent)
+            shard["AdjacentParentShardId"] = shard_name(info.adjacent_parent)
         shard["HashKeyRange"] = {
             "StartingHashKey": str(info.start),
             "EndingHashKey": str(info.end),
@@ -261,17 +260,18 @@ class Stream:
                 f"exceeds the maximum record size of {max_bytes} bytes for stream {self.name}."
             )
 
-    def _append(self, info: ShardInfo, prefix: str, batch: Batch) -> tuple[int, int] | None:
+    def _append(self, info: ShardInfo, prefix: str, batch: Batch, now_ms: int) -> tuple | None:
         def still_open() -> bool:
-            meta = self._meta()
-            current = meta.shard(info.index)
-            return current is not None and current.is_open
+            return info.index in self._snapshot().open_indices
 
-        return self._log(info.index).append(batch, self._clock.now_ms(), prefix, still_open)
+        return self._log(info.index).append(batch, now_ms, prefix, still_open)
 
-    def _maybe_trim(self) -> None:
-        if self._clock.now_ms() - self._last_trim_ms > _TRIM_EVERY_MS:
+    def _now_ms(self) -> int:
+        """The clock's time, trimming expired data first when it was not done for a while."""
+        now_ms = self._clock.now_ms()
+        if now_ms - self._last_trim_ms > _TRIM_EVERY_MS:
             self.trim()
+        return now_ms
 
     def put_record(
         self,
@@ -290,24 +290,27 @@ class Stream:
         key = check_partition_key(partition_key)
         if sequence_number_for_ordering is not None:
             parse_sequence_number(sequence_number_for_ordering, "sequenceNumberForOrdering")
-        meta = self._meta()
+        # The cached metadata is enough to route: the shard's lock-held check refreshes it.
+        snapshot = self._meta_file.snapshot or self._snapshot()
+        meta = snapshot.meta
         self._check_record(data, key, meta.max_record_size_kib * 1024, "")
         hash_key = (
             hash_key_of(key) if explicit_hash_key is None else check_hash_key(explicit_hash_key)
         )
-        self._maybe_trim()
+        now_ms = self._now_ms()
         batch = Batch.of([data], [key.encode()])
         while True:
-            info = self._meta_file.open_shards[self._meta_file.router.shard_of(hash_key)]
+            info = snapshot.open_shards[snapshot.router.shard_of(hash_key)]
             prefix = meta.prefix(info.index)
-            done = self._append(info, prefix, batch)
+            done = self._append(info, prefix, batch, now_ms)
             if done is not None:
                 return {
                     "ShardId": info.id,
-                    "SequenceNumber": sequence_number(prefix, done[0]),
+                    "SequenceNumber": done[2][0],
                     "EncryptionType": "NONE",
                 }
-            meta = self._meta()
+            snapshot = self._snapshot()
+            meta = snapshot.meta
 
     def put_records(self, records: Sequence[dict]) -> dict:
         """PutRecords: up to 500 records and 5 MiB in one call; per-record results in order."""
@@ -318,10 +321,53 @@ class Stream:
             raise invalid(f"[{len(records)} records]", "records", f"have length {bound}")
         meta = self._meta()
         max_bytes = meta.max_record_size_kib * 1024
+        checked = plain_records(records, max_bytes)
+        if checked is None:
+            checked = self._checked_records(records, max_bytes)
+        datas, keys, hi, lo = checked
+        total = sum(map(len, datas)) + sum(map(len, keys))
+        if total > PUT_RECORDS_MAX_BYTES:
+            raise InvalidArgumentException(
+                f"Records size exceeds 5 MB limit: the request holds {total} bytes of data and "
+                f"partition keys, at most {PUT_RECORDS_MAX_BYTES} are allowed."
+            )
+        now_ms = self._now_ms()
+        results: list = [None] * len(records)
+        pending = np.arange(len(records))
+        while len(pending):
+            snapshot = self._snapshot()
+            meta, shards = snapshot.meta, snapshot.open_shards
+            where = snapshot.router.shards_of(hi[pending], lo[pending])
+            order = pending[np.argsort(where, kind="stable")]
+            counts = np.bincount(where, minlength=len(shards)).tolist()
+            refused = []
+            start = 0
+            for position, count in enumerate(counts):
+                if not count:
+                    continue
+                members = order[start : start + count].tolist()
+                start += count
+                info = shards[position]
+                prefix = meta.prefix(info.index)
+                batch = Batch.of([datas[i] for i in members], [keys[i] for i in members])
+                done = self._append(info, prefix, batch, now_ms)
+                if done is None:
+                    refused.extend(members)
+                    continue
+                shard = info.id
+                answers = [{"ShardId": shard, "SequenceNumber": n} for n in done[2]]
+                for i, answer in zip(members, answers, strict=True):
+                    results[i] = answer
+            pending = np.array(refused, dtype=np.int64)
+        return {"FailedRecordCount": 0, "Records": results, "EncryptionType": "NONE"}
+
+    def _checked_records(
+        self, records: Sequence, max_bytes: int
+    ) -> tuple[list[bytes], list[bytes], np.ndarray, np.ndarray]:
+        """Each record checked on its own, so the error names the first bad one."""
         datas: list[bytes] = []
         keys: list[bytes] = []
         hash_keys: list[int] = []
-        total = 0
         for i, entry in enumerate(records, start=1):
             if not isinstance(entry, dict):
                 raise invalid(entry, f"records.{i}.member", "be a record dict")
@@ -329,42 +375,14 @@ class Stream:
             key = check_partition_key(entry.get("PartitionKey"), f"records.{i}.member.partitionKey")
             self._check_record(data, key, max_bytes, f"records.{i}.member.")
             explicit = entry.get("ExplicitHashKey")
-            encoded = key.encode()
             hash_keys.append(
                 hash_key_of(key)
                 if explicit is None
                 else check_hash_key(explicit, f"records.{i}.member.explicitHashKey")
             )
             datas.append(data)
-            keys.append(encoded)
-            total += len(data) + len(encoded)
-        if total > PUT_RECORDS_MAX_BYTES:
-            raise InvalidArgumentException(
-                f"Records size exceeds 5 MB limit: the request holds {total} bytes of data and "
-                f"partition keys, at most {PUT_RECORDS_MAX_BYTES} are allowed."
-            )
-        self._maybe_trim()
-        results: list[dict | None] = [None] * len(records)
-        pending = list(range(len(records)))
-        while pending:
-            meta = self._meta()
-            router, shards = self._meta_file.router, self._meta_file.open_shards
-            groups: dict[int, list[int]] = {}
-            for i in pending:
-                groups.setdefault(router.shard_of(hash_keys[i]), []).append(i)
-            pending = []
-            for where, members in groups.items():
-                info = shards[where]
-                prefix = meta.prefix(info.index)
-                batch = Batch.of([datas[i] for i in members], [keys[i] for i in members])
-                done = self._append(info, prefix, batch)
-                if done is None:
-                    pending.extend(members)
-                    continue
-                numbers = sequence_numbers(prefix, done[0], len(members))
-                for i, number in zip(members, numbers, strict=True):
-                    results[i] = {"ShardId": info.id, "SequenceNumber": number}
-        return {"FailedRecordCount": 0, "Records": results, "EncryptionType": "NONE"}
+            keys.append(key.encode())
+        return datas, keys, *split_hash_keys(hash_keys)
 
     def put_frame(self, frame: object, partition_key: PartitionKey = None) -> dict:
         """Put every row of a polars/pandas frame, Arrow table or iterable of dicts as one JSON
@@ -377,7 +395,7 @@ class Stream:
         data, keys = frame_records(frame, partition_key)
         meta = self._meta()
         self._check_frame(data, keys, meta.max_record_size_kib * 1024)
-        self._maybe_trim()
+        self._now_ms()
         summary: dict[str, dict] = {}
         for start in range(0, len(data), _FRAME_CHUNK_ROWS):
             self._put_arrays(
@@ -403,9 +421,9 @@ class Stream:
     def _put_arrays(self, data: pa.Array, keys: pa.Array, summary: dict) -> None:
         hi, lo = md5_hash_keys(keys)
         while len(data):
-            meta = self._meta()
-            where = self._meta_file.router.shards_of(hi, lo)
-            shards = self._meta_file.open_shards
+            snapshot = self._snapshot()
+            meta, shards = snapshot.meta, snapshot.open_shards
+            where = snapshot.router.shards_of(hi, lo)
             order = np.argsort(where, kind="stable")
             counts = np.bincount(where, minlength=len(shards))
             if len(shards) > 1:
@@ -418,8 +436,8 @@ class Stream:
                     continue
                 info = shards[position]
                 prefix = meta.prefix(info.index)
-                batch = _arrow_batch(data.slice(start, count), keys.slice(start, count))
-                done = self._append(info, prefix, batch)
+                batch = arrow_batch(data.slice(start, count), keys.slice(start, count))
+                done = self._append(info, prefix, batch, self._clock.now_ms())
                 if done is None:
                     refused.append(np.arange(start, start + count))
                 else:
@@ -497,16 +515,16 @@ class Stream:
                 )
             if index != info.index:
                 raise InvalidArgumentException(
-                    f"Invalid StartingSequenceNumber. It encodes {shard_id(index)}, while it "
+                    f"Invalid StartingSequenceNumber. It encodes {shard_name(index)}, while it "
                     f"was used in a call to a shard with {info.id}"
                 )
             position += iterator_type == "AFTER_SEQUENCE_NUMBER"
         where = Position(self.name, meta.created_ms, info.index, position)
         return self._streams.signer.issue(where, now_ms)
 
-    def _first_position(self, log: ShardLog, meta: StreamMeta) -> int:
+    def _first_position(self, log: ShardLog, meta: StreamMeta, segments: list | None = None) -> int:
         horizon = self._clock.now_ms() - meta.retention_hours * 3_600_000
-        return log.first_at_or_after(horizon)
+        return log.first_at_or_after(horizon, segments)
 
     def _open_iterator(self, shard_iterator: str) -> tuple[Position, StreamMeta, ShardInfo]:
         where = self._streams.signer.open(shard_iterator, self._clock.now_ms())
@@ -515,7 +533,7 @@ class Stream:
             raise InvalidArgumentException("Invalid ShardIterator.")
         info = meta.shard(where.shard_index)
         if info is None:
-            raise self._not_found_shard(shard_id(where.shard_index))
+            raise self._not_found_shard(shard_name(where.shard_index))
         return where, meta, info
 
     def _read(
@@ -523,17 +541,18 @@ class Stream:
     ) -> tuple[list[pa.Table], str | None, int, list[dict] | None]:
         where, meta, info = self._open_iterator(shard_iterator)
         log = self._log(info.index)
-        start = max(where.position, self._first_position(log, meta))
+        segments = log.segments()
+        start = max(where.position, self._first_position(log, meta, segments))
         stop = info.end_position
         if stop is not None:
             limit = max(0, min(limit if limit is not None else stop, stop - start))
-        tables = log.read(start, limit, max_bytes) if limit != 0 else []
+        tables = log.read(start, limit, max_bytes, segments) if limit != 0 else []
         after = start + sum(t.num_rows for t in tables)
-        tip = log.end() if stop is None else stop
+        tip = log.end(segments) if stop is None else stop
         now_ms = self._clock.now_ms()
         behind = 0
         if after < tip:
-            arrival = log.arrival_ms(after)
+            arrival = log.arrival_ms(after, segments)
             behind = max(0, now_ms - arrival) if arrival is not None else 0
         if stop is not None and after >= stop:
             children = self._children(meta, info)
@@ -545,7 +564,7 @@ class Stream:
         children = []
         for s in sorted(meta.shards, key=lambda s: s.index):
             if info.index in (s.parent, s.adjacent_parent):
-                parents = [shard_id(p) for p in (s.parent, s.adjacent_parent) if p is not None]
+                parents = [shard_name(p) for p in (s.parent, s.adjacent_parent) if p is not None]
                 children.append(
                     {
                         "ShardId": s.id,
@@ -605,9 +624,9 @@ class Stream:
         if limit is not None:
             check_int(limit, "limit", 1, 1 << 62)
         tables, nxt, behind, children = self._read(shard_iterator, limit, None)
-        table = pa.concat_tables(tables) if tables else _empty_table()
+        table = pa.concat_tables(tables) if tables else empty_table()
         if decode_json is not False:
-            table = _decode_json(table, None if decode_json is True else decode_json)
+            table = json_columns(table, None if decode_json is True else decode_json)
         return ArrowRecords(table, nxt, behind, children)
 
     # -- retention -----------------------------------------------------------------------------
@@ -674,6 +693,17 @@ class Stream:
             meta.retention_hours = hours
         self.trim()
 
+    def update_stream_mode(self, mode: str) -> None:
+        """UpdateStreamMode: ``"PROVISIONED"`` or ``"ON_DEMAND"`` (shards stay as they are)."""
+        if mode not in ("PROVISIONED", "ON_DEMAND"):
+            raise invalid(
+                mode,
+                "streamModeDetails.streamMode",
+                "satisfy enum value set: [PROVISIONED, ON_DEMAND]",
+            )
+        with self._changing() as meta:
+            meta.mode = mode
+
     # -- resharding ----------------------------------------------------------------------------
 
     def _provisioned(self, meta: StreamMeta, action: str) -> None:
@@ -699,43 +729,18 @@ class Stream:
             )
         return info
 
-    def _close(self, meta: StreamMeta, info: ShardInfo, now_ms: int) -> None:
-        """Close a parent under its shard lock, so no put lands after its recorded end."""
-        log = self._log(info.index)
-        with log._locked():
-            info.end_position = log.end()
-            info.closed_ms = now_ms
-            self._meta_file.save(meta)
+    def _closer(self, meta: StreamMeta, now_ms: int) -> Callable[[ShardInfo], None]:
+        """How resharding closes a parent: under its shard lock, so no put lands after its
+        recorded end (writers check the metadata with that lock held)."""
 
-    def _new_shard(
-        self,
-        meta: StreamMeta,
-        start: int,
-        end: int,
-        now_ms: int,
-        parent: int | None = None,
-        adjacent: int | None = None,
-    ) -> ShardInfo:
-        info = ShardInfo(meta.next_shard_index, start, end, now_ms, parent, adjacent)
-        meta.next_shard_index += 1
-        meta.shards.append(info)
-        return info
+        def close(info: ShardInfo) -> None:
+            log = self._log(info.index)
+            with log._locked():
+                info.end_position = log.end()
+                info.closed_ms = now_ms
+                self._meta_file.save(meta)
 
-    def _split(self, meta: StreamMeta, parent: ShardInfo, at: int, now_ms: int) -> None:
-        # Children first (saved with the parent's closing), so the router never sees a gap.
-        self._new_shard(meta, parent.start, at - 1, now_ms, parent.index)
-        self._new_shard(meta, at, parent.end, now_ms, parent.index)
-        self._close(meta, parent, now_ms)
-
-    def _merge(self, meta: StreamMeta, a: ShardInfo, b: ShardInfo, now_ms: int) -> ShardInfo:
-        child = self._new_shard(
-            meta, min(a.start, b.start), max(a.end, b.end), now_ms, a.index, b.index
-        )
-        # Closing the two under one metadata save would need both shard locks at once; two
-        # saves are fine because the child already covers both ranges.
-        self._close(meta, a, now_ms)
-        self._close(meta, b, now_ms)
-        return child
+        return close
 
     def split_shard(self, shard_to_split: str, new_starting_hash_key: str) -> None:
         """SplitShard: close a shard and create two children at ``new_starting_hash_key``."""
@@ -743,7 +748,7 @@ class Stream:
         with self._changing() as meta:
             self._provisioned(meta, "SplitShard")
             parent = self._open_shard(meta, shard_to_split, "shardToSplit")
-            if not parent.start + 1 < at < parent.end + 1 or at > parent.end:
+            if not parent.start + 1 < at < parent.end:
                 raise InvalidArgumentException(
                     f"NewStartingHashKey {at} used in SplitShard() on shard {parent.id} in "
                     f"stream {self.name} under account {ACCOUNT} is not both greater than one "
@@ -751,7 +756,8 @@ class Stream:
                     f"EndingHashKey {parent.end}."
                 )
             self._check_shard_limit(meta, 1)
-            self._split(meta, parent, at, self._clock.now_ms())
+            now_ms = self._clock.now_ms()
+            resharding.split(meta, parent, at, now_ms, self._closer(meta, now_ms))
 
     def merge_shards(self, shard_to_merge: str, adjacent_shard_to_merge: str) -> None:
         """MergeShards: close two adjacent shards and create one child covering both."""
@@ -764,7 +770,8 @@ class Stream:
                     f"Shards {a.id} and {b.id} in stream {self.name} under account {ACCOUNT} "
                     "are not an adjacent pair of shards eligible for merging"
                 )
-            self._merge(meta, a, b, self._clock.now_ms())
+            now_ms = self._clock.now_ms()
+            resharding.merge(meta, a, b, now_ms, self._closer(meta, now_ms))
 
     def _check_shard_limit(self, meta: StreamMeta, more: int) -> None:
         from workbench.streams._streams import SHARD_LIMIT
@@ -802,7 +809,7 @@ class Stream:
                     f"{SCALINGS_PER_DAY} times in the last 24 hours."
                 )
             self._check_shard_limit(meta, target_shard_count - current)
-            self._rescale(meta, target_shard_count, now_ms)
+            resharding.rescale(meta, target_shard_count, now_ms, self._closer(meta, now_ms))
             meta.scalings_ms = [*recent, now_ms]
         return {
             "StreamName": self.name,
@@ -811,64 +818,7 @@ class Stream:
             "StreamARN": self.arn,
         }
 
-    def _rescale(self, meta: StreamMeta, target: int, now_ms: int) -> None:
-        targets = hash_key_ranges(target)
-        boundaries = [start for start, _ in targets[1:]]
-        # Split every open shard at the target boundaries inside it...
-        for info in list(meta.open_shards()):
-            inside = [b for b in boundaries if info.start < b <= info.end]
-            piece = info
-            for at in inside:
-                self._split(meta, piece, at, now_ms)
-                piece = meta.shards[-1]
-        # ...then merge, left to right, the pieces that make up each target range.
-        for start, end in targets:
-            pieces = [s for s in meta.open_shards() if start <= s.start and s.end <= end]
-            merged = pieces[0]
-            for piece in pieces[1:]:
-                merged = self._merge(meta, merged, piece, now_ms)
-
 
 def check_tag(key: object, value: object) -> None:
     check_length(key, "tags.key", 1, 128)
     check_length(value, "tags.value", 0, 256)
-
-
-def _arrow_batch(data: pa.Array, keys: pa.Array) -> Batch:
-    """A batch over the buffers of two large_string arrays, without copying their bytes."""
-
-    def parts(array: pa.Array) -> tuple[memoryview, np.ndarray]:
-        offsets = np.frombuffer(
-            array.buffers()[1], dtype=np.int64, count=len(array) + 1, offset=array.offset * 8
-        )
-        first, last = int(offsets[0]), int(offsets[-1])
-        values = array.buffers()[2]
-        view = memoryview(values)[first:last] if values is not None else memoryview(b"")
-        return view, offsets - first
-
-    data_view, data_offsets = parts(data)
-    key_view, key_offsets = parts(keys)
-    return Batch(data_view, data_offsets, key_view, key_offsets)
-
-
-def _empty_table() -> pa.Table:
-    return pa.table(
-        {
-            "sequence_number": pa.array([], pa.string()),
-            "partition_key": pa.array([], pa.string()),
-            "approximate_arrival_timestamp": pa.array([], pa.timestamp("ms", "UTC")),
-            "data": pa.array([], pa.binary()),
-        }
-    )
-
-
-def _decode_json(table: pa.Table, schema: dict | pl.Schema | None) -> pa.Table:
-    if table.num_rows == 0 and schema is None:
-        return table
-    text = pl.from_arrow(table.column("data").cast(pa.string()))
-    decoded = text.str.json_decode(dtype=pl.Struct(schema) if schema is not None else None)
-    fields = decoded.struct.unnest()
-    fields = fields.rename({c: f"{c}_" for c in fields.columns if c in COLUMNS})
-    for name, column in zip(fields.columns, fields.to_arrow().columns, strict=True):
-        table = table.append_column(name, column)
-    return table

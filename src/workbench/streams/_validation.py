@@ -59,7 +59,7 @@ def stream_arn(name: str) -> str:
     return f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{name}"
 
 
-def shard_id(index: int) -> str:
+def shard_name(index: int) -> str:
     return f"shardId-{index:012d}"
 
 
