@@ -111,9 +111,9 @@ import asyncio, sys
 import orjson
 body = orjson.dumps({"FailedRecordCount": 0, "Records": [
     {"SequenceNumber": "49000000000000000000000000000000000000000000000000000001",
-     "ShardId": "shardId-000000000000"}] * %d})
+     "ShardId": "shardId-000000000000"}] * int(sys.argv[2])})
 head = (b"HTTP/1.1 200 OK\\r\\nContent-Type: application/x-amz-json-1.1\\r\\n"
-        b"x-amzn-RequestId: 0\\r\\nContent-Length: %%d\\r\\n\\r\\n" %% len(body))
+        b"x-amzn-RequestId: 0\\r\\nContent-Length: " + b"%d\\r\\n\\r\\n" % len(body))
 
 class Nothing(asyncio.Protocol):
     def connection_made(self, transport):
@@ -136,12 +136,12 @@ async def main():
     await server.serve_forever()
 
 asyncio.run(main())
-""" % BATCH
+"""
 
 
 def do_nothing(port: int) -> list[str]:
     """Answers every request at once with a canned PutRecords answer, reading nothing."""
-    return [sys.executable, "-c", DO_NOTHING, str(port)]
+    return [sys.executable, "-c", DO_NOTHING, str(port), str(BATCH)]
 
 
 # -- the clients --------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import sqlite3
 import pytest
 
 from workbench import SimulatedClock
-from workbench.errors import InvalidArgumentException
 from workbench.streams._coordinator import LeaseCoordinator
 from workbench.streams._leases import (
     LATEST,
@@ -30,7 +29,7 @@ def make_worker(tmp_path, clock):
     opened = []
 
     def make(worker_id, *, path=tmp_path / "app.sqlite", timeout=10.0, max_leases=None):
-        table = LeaseTable(path, "retail-trans")
+        table = LeaseTable(path)
         opened.append(table)
         return LeaseCoordinator(
             table, worker_id, clock, lease_timeout=timeout, max_leases=max_leases
@@ -73,12 +72,6 @@ def test_initial_position_applies_to_the_first_shards_only(make_worker):
     assert a.table.setting("x") == "1"
 
 
-def test_a_table_belongs_to_one_stream(tmp_path):
-    LeaseTable(tmp_path / "app.sqlite", "retail-trans").close()
-    with pytest.raises(InvalidArgumentException, match="belongs to stream retail-trans"):
-        LeaseTable(tmp_path / "app.sqlite", "clicks")
-
-
 def test_writes_are_conditional_on_the_counter(make_worker):
     a, b = make_worker("a"), make_worker("b")
     a.sync({"s0": ()}, from_horizon)
@@ -92,7 +85,7 @@ def test_writes_are_conditional_on_the_counter(make_worker):
 
 
 def _race_to_take(path, worker_id, start, results):
-    table = LeaseTable(path, "retail-trans")
+    table = LeaseTable(path)
     start.wait()
     results.put((worker_id, table.take("s0", worker_id, expected_counter=0) is not None))
     table.close()
@@ -100,7 +93,7 @@ def _race_to_take(path, worker_id, start, results):
 
 def test_only_one_process_wins_a_lease(tmp_path):
     path = tmp_path / "app.sqlite"
-    LeaseTable(path, "retail-trans").create_leases({"s0": ()}, from_horizon)
+    LeaseTable(path).create_leases({"s0": ()}, from_horizon)
     ctx = multiprocessing.get_context("fork")
     start, results = ctx.Event(), ctx.Queue()
     procs = [
@@ -114,7 +107,7 @@ def test_only_one_process_wins_a_lease(tmp_path):
         proc.join(timeout=30)
     assert sum(outcome.values()) == 1
     (winner,) = [w for w, won in outcome.items() if won]
-    assert LeaseTable(path, "retail-trans").get("s0").lease_owner == winner
+    assert LeaseTable(path).get("s0").lease_owner == winner
 
 
 def test_a_child_waits_for_both_parents_of_a_merge(make_worker):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import re
-import threading
 from typing import Any
 
 import orjson
@@ -282,26 +281,6 @@ def list_tags(context: Any, params: dict[str, Any]) -> dict:
 # -- enhanced fan-out -------------------------------------------------------------------------
 
 
-def _registry(context: Any):
-    """The registered stream consumers: the backend's own (the remote backend has one), or the
-    engine's SQLite registry in the home, opened once per server."""
-    streams = context.streams
-    registry = getattr(streams, "stream_consumers", None)
-    if registry is None:
-        with _REGISTRY_LOCK:
-            registry = _REGISTRIES.get(id(streams))
-            if registry is None:
-                from workbench.streams._subscription import StreamConsumers
-
-                path = streams.folder / "stream-consumers.sqlite"
-                registry = _REGISTRIES[id(streams)] = StreamConsumers(path, streams, streams.clock)
-    return registry
-
-
-_REGISTRY_LOCK = threading.Lock()
-_REGISTRIES: dict[int, Any] = {}
-
-
 def _named(params: dict[str, Any]) -> dict[str, Any]:
     return {
         "stream_arn": params.get("StreamARN"),
@@ -312,22 +291,22 @@ def _named(params: dict[str, Any]) -> dict[str, Any]:
 
 @handler("RegisterStreamConsumer")
 def register_consumer(context: Any, params: dict[str, Any]) -> dict:
-    return _registry(context).register_stream_consumer(params["StreamARN"], params["ConsumerName"])
+    return context.streams.register_stream_consumer(params["StreamARN"], params["ConsumerName"])
 
 
 @handler("DeregisterStreamConsumer")
 def deregister_consumer(context: Any, params: dict[str, Any]) -> None:
-    _registry(context).deregister_stream_consumer(**_named(params))
+    context.streams.deregister_stream_consumer(**_named(params))
 
 
 @handler("DescribeStreamConsumer")
 def describe_consumer(context: Any, params: dict[str, Any]) -> dict:
-    return _registry(context).describe_stream_consumer(**_named(params))
+    return context.streams.describe_stream_consumer(**_named(params))
 
 
 @handler("ListStreamConsumers")
 def list_consumers(context: Any, params: dict[str, Any]) -> dict:
-    consumers = _registry(context).list_stream_consumers(params["StreamARN"])["Consumers"]
+    consumers = context.streams.list_stream_consumers(params["StreamARN"])["Consumers"]
     start = _untoken(params["NextToken"]).get("after") if "NextToken" in params else None
     consumers = _after(consumers, "ConsumerName", start)
     limit = params.get("MaxResults", 100)
@@ -341,7 +320,7 @@ def list_consumers(context: Any, params: dict[str, Any]) -> dict:
 def subscribe_to_shard(context: Any, params: dict[str, Any]) -> EventStream:
     # Errors found before the stream opens (unknown consumer or shard, a second subscription
     # within 5 s) are answered as plain HTTP errors, as AWS does.
-    subscription = _registry(context).subscribe_to_shard(
+    subscription = context.streams.subscribe_to_shard(
         params["ConsumerARN"], params["ShardId"], params["StartingPosition"]
     )
     return EventStream(_events(subscription), subscription.close)

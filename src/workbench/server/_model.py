@@ -146,7 +146,6 @@ class _Refused(Exception):
     pass
 
 
-
 @cache
 def _fast(model: ServiceModel, shape_name: str) -> Callable[[Any], Any]:
     shape = model.shapes[shape_name]

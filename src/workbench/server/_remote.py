@@ -137,7 +137,7 @@ class RemoteStream(_Calls):
         import pyarrow as pa
 
         from workbench.streams import ArrowRecords
-        from workbench.streams._stream import _decode_json
+        from workbench.streams._records import json_columns
 
         records: list[dict] = []
         answer: dict = {"NextShardIterator": shard_iterator}
@@ -158,7 +158,7 @@ class RemoteStream(_Calls):
             }
         )
         if decode_json is not False:
-            table = _decode_json(table, None if decode_json is True else decode_json)
+            table = json_columns(table, None if decode_json is True else decode_json)
         return ArrowRecords(
             table,
             answer.get("NextShardIterator"),
@@ -269,8 +269,8 @@ def _batches(entries: list[dict], count: int = 500, size: int = 5 * 1024 * 1024)
         yield batch
 
 
-class RemoteStreamConsumers(_Calls):
-    """Enhanced fan-out through the client: the same calls as the engine's registry."""
+class _FanOut(_Calls):
+    """Enhanced fan-out through the client: the same calls as the engine's."""
 
     def register_stream_consumer(self, stream_arn: str, consumer_name: str) -> dict:
         return self.call(
@@ -343,7 +343,7 @@ class RemoteSubscription:
         self._events.close()
 
 
-class RemoteStreams(_Calls):
+class RemoteStreams(_FanOut):
     """The streams of one account and region, through a boto3 Kinesis client."""
 
     @classmethod
@@ -373,10 +373,6 @@ class RemoteStreams(_Calls):
     def from_environment(cls) -> RemoteStreams:
         """``$WORKBENCH_ENDPOINT_URL`` (unset: AWS itself) and the usual AWS variables."""
         return cls.connect(os.environ.get(ENDPOINT_ENV) or None)
-
-    def __init__(self, client: Any) -> None:
-        super().__init__(client)
-        self.stream_consumers = RemoteStreamConsumers(client)
 
     def __repr__(self) -> str:
         return f"RemoteStreams({self.client.meta.endpoint_url!r})"

@@ -8,9 +8,23 @@
 0
 """
 
+from workbench.streams._consumer import ConsumerApplication
 from workbench.streams._iterators import ITERATOR_LIFETIME_MS, ITERATOR_TYPES
+from workbench.streams._leases import LeaseLost
+from workbench.streams._reader import Batch
 from workbench.streams._records import ArrowRecords
 from workbench.streams._stream import Stream
 from workbench.streams._streams import Streams
+from workbench.streams._subscription import Subscription
 
-__all__ = ["ITERATOR_LIFETIME_MS", "ITERATOR_TYPES", "ArrowRecords", "Stream", "Streams"]
+__all__ = [
+    "ITERATOR_LIFETIME_MS",
+    "ITERATOR_TYPES",
+    "ArrowRecords",
+    "Batch",
+    "ConsumerApplication",
+    "LeaseLost",
+    "Stream",
+    "Streams",
+    "Subscription",
+]

@@ -34,7 +34,7 @@ from workbench.streams._leases import (
     LeaseLost,
     LeaseTable,
 )
-from workbench.streams._reader import Batch, ShardReader
+from workbench.streams._reader import Backoff, Batch, ShardReader
 
 _NAME = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
 FORMATS = ("records", "arrow")
@@ -120,8 +120,8 @@ class ConsumerApplication:
         if self.lease_timeout <= 0:
             raise InvalidArgumentException("The lease timeout must be a positive duration.")
         self._poll_interval = parse_duration(poll_interval)
-        self._max_poll_interval = max(parse_duration(max_poll_interval), self._poll_interval)
-        self.table = LeaseTable(directory / f"{application_name}.sqlite", self.stream_name)
+        self._max_poll_interval = parse_duration(max_poll_interval)
+        self.table = LeaseTable(directory / f"{application_name}.sqlite")
         self._coordinator = LeaseCoordinator(
             self.table,
             self.worker_id,
@@ -300,7 +300,7 @@ class ConsumerApplication:
     ) -> Iterator[Batch]:
         deadline = None if duration is None else self.clock.now() + parse_duration(duration)
         batches = records = 0
-        wait = self._poll_interval
+        backoff = Backoff(self._poll_interval, self._max_poll_interval, self._stopping)
 
         def done() -> bool:
             return (
@@ -333,14 +333,11 @@ class ConsumerApplication:
                 if auto:
                     self._checkpoint_held(batch)
             if found:
-                wait = self._poll_interval
+                backoff.reset()
             elif until_caught_up and self._caught_up():
                 return
             else:
-                # A real-time wait, not the workbench clock's: records come from other threads
-                # and processes in real time, and a paused simulated clock must not freeze reading.
-                self._stopping.wait(wait)
-                wait = min(wait * 2, self._max_poll_interval)
+                backoff.wait()
 
     def run(self, handler: Callable[[Batch], object], **bounds: Any) -> int:
         """Call ``handler(batch)`` for each batch, checkpointing after each call that returns.

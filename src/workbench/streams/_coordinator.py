@@ -14,8 +14,8 @@ The KCL's rules, on the lease table:
 >>> from workbench.streams._leases import LeaseTable, TRIM_HORIZON
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "app.sqlite"
 >>> clock = SimulatedClock(start=0)
->>> a = LeaseCoordinator(LeaseTable(path, "s"), "a", clock, lease_timeout=10)
->>> b = LeaseCoordinator(LeaseTable(path, "s"), "b", clock, lease_timeout=10)
+>>> a = LeaseCoordinator(LeaseTable(path), "a", clock, lease_timeout=10)
+>>> b = LeaseCoordinator(LeaseTable(path), "b", clock, lease_timeout=10)
 >>> a.sync({"shard-0": (), "shard-1": ()}, lambda shard_id: TRIM_HORIZON)
 2
 >>> sorted(lease.lease_key for lease in a.take_leases())

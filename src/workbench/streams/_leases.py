@@ -8,7 +8,7 @@ checkpoint, or SHARD_END once a closed shard is finished) and how the lease has 
 The table is a SQLite file (see ``_sqlite`` for why), so any process of the home can open it.
 
 >>> import tempfile, pathlib
->>> table = LeaseTable(pathlib.Path(tempfile.mkdtemp()) / "app.sqlite", "retail-trans")
+>>> table = LeaseTable(pathlib.Path(tempfile.mkdtemp()) / "app.sqlite")
 >>> table.create_leases({"shardId-000000000000": ()}, lambda shard_id: TRIM_HORIZON)
 1
 >>> lease = table.take("shardId-000000000000", "worker-a", expected_counter=0)
@@ -28,7 +28,6 @@ from pathlib import Path
 
 import orjson
 
-from workbench.errors import InvalidArgumentException
 from workbench.streams._sqlite import Database
 
 TRIM_HORIZON = "TRIM_HORIZON"
@@ -101,21 +100,9 @@ class LeaseTable:
     race changes nothing and returns None, so two workers can never both believe they own a shard.
     """
 
-    def __init__(self, path: Path, stream_name: str) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._db = Database(self.path, _SCHEMA)
-        self._db.change(
-            "INSERT OR IGNORE INTO application (key, value) VALUES ('stream_name', ?)",
-            (stream_name,),
-        )
-        bound = self.setting("stream_name")
-        if bound != stream_name:
-            self.close()
-            raise InvalidArgumentException(
-                f"Application lease table {self.path.name} belongs to stream {bound}, not "
-                f"{stream_name}; an application reads one stream: choose another application "
-                "name to read this one."
-            )
 
     def setting(self, key: str) -> str | None:
         """A value stored with the application (its initial position, a timestamp)."""

@@ -8,6 +8,7 @@ as Kinesis record dicts, an Arrow table or a polars frame whichever way it was r
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -111,6 +112,27 @@ class Batch:
             f"Batch({self.shard_id}, {len(self)} records, "
             f"millis_behind_latest={self.millis_behind_latest}{end})"
         )
+
+
+class Backoff:
+    """The wait after a read that found nothing: ``low`` seconds, doubling up to ``high``.
+
+    It waits in real time, not on the workbench clock: records come from other threads and
+    processes in real time, and a paused simulated clock must not freeze reading. Setting
+    ``stop`` ends a wait at once.
+    """
+
+    def __init__(self, low: float, high: float, stop: threading.Event) -> None:
+        self.low, self.high = low, max(high, low)
+        self._stop = stop
+        self._next = low
+
+    def reset(self) -> None:
+        self._next = self.low
+
+    def wait(self) -> None:
+        self._stop.wait(self._next)
+        self._next = min(self._next * 2, self.high)
 
 
 class ShardReader:

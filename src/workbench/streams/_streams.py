@@ -30,6 +30,7 @@ from workbench.errors import (
     ResourceInUseException,
     ResourceNotFoundException,
 )
+from workbench.streams._consumer_api import ConsumerAPI
 from workbench.streams._iterators import IteratorSigner, home_secret
 from workbench.streams._metadata import ShardInfo, StreamMeta
 from workbench.streams._routing import hash_key_ranges
@@ -41,7 +42,7 @@ ON_DEMAND_SHARDS = 4
 MIN_RECORD_KIB, MAX_RECORD_KIB = 1024, 10240
 
 
-class Streams:
+class Streams(ConsumerAPI):
     """Kinesis Data Streams for one home (``wb.streams``)."""
 
     def __init__(self, folder: Path, clock: Clock) -> None:
