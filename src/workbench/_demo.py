@@ -91,9 +91,64 @@ def _server_step(wb: Workbench) -> list[Output]:
     ]
 
 
+def _sources_step(wb: Workbench) -> list[Output]:
+    from workbench.errors import ResourceNotFoundException
+    from workbench.sources import retail
+
+    try:
+        stream = wb.streams.stream("retail-trans")
+    except ResourceNotFoundException:
+        stream = wb.streams.create_stream("retail-trans", 1)
+    counts = retail(clock=wb.clock).producer(stream, max_count=1000, fast=True).run()
+    return [
+        Output(
+            f"retail producer: {counts['sent']} records into retail-trans in "
+            f"{counts['batches']} PutRecords calls, keys part-00001..part-01024",
+            str(stream.folder),
+        )
+    ]
+
+
+def _firehose_step(wb: Workbench) -> list[Output]:
+    from workbench.errors import ResourceNotFoundException
+
+    try:
+        wb.streams.stream("retail-trans")
+    except ResourceNotFoundException:
+        _sources_step(wb)
+    bucket = "retail-analytics-lab"
+    wb.lake.create_bucket(bucket, exist_ok=True)
+    wb.firehose.create_delivery_stream(
+        "retail-trans",
+        kinesis_stream="retail-trans",
+        bucket=bucket,
+        prefix="json-data/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}"
+        "/hour=!{timestamp:HH}/",
+        error_output_prefix="error-json/year=!{timestamp:yyyy}/month=!{timestamp:MM}"
+        "/day=!{timestamp:dd}/hour=!{timestamp:HH}/!{firehose:error-output-type}",
+        buffer_size_mb=1,
+        buffer_interval_s=60,
+    )
+    delivery = wb.firehose.delivery_stream("retail-trans")
+    delivery.run_until_idle()
+    wb.clock.advance("60s")
+    metrics = delivery.run_until_idle()
+    wb.firehose.close()
+    objects = wb.lake.list(f"s3://{bucket}/json-data/")
+    return [
+        Output(
+            f"Firehose retail-trans: {metrics['delivered_records']} records in "
+            f"{len(objects)} objects under json-data/year=/month=/day=/hour=",
+            f"s3://{bucket}/json-data/ ({wb.lake.where}/{bucket}/json-data)",
+        )
+    ]
+
+
 STEPS: list[tuple[str, Step]] = [
     ("Simulated clock", _clock_step),
     ("Data Streams", _streams_step),
+    ("Sources", _sources_step),
+    ("Firehose into the lake", _firehose_step),
     ("AWS-compatible endpoint", _server_step),
 ]
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 from workbench._home import Home
 from workbench.clock import Clock, WallClock
 
 if TYPE_CHECKING:
+    from workbench.firehose import Firehose
+    from workbench.lake import Lake
     from workbench.server import Endpoint
     from workbench.streams import Streams
 
@@ -34,14 +36,28 @@ class Workbench:
         self.home = Home(home)
         self.clock: Clock = clock if clock is not None else WallClock()
 
-    @cached_property
+    @functools.cached_property
     def server(self) -> Endpoint:
         """The Kinesis/Firehose endpoint over this workbench: ``url = wb.server.start()``."""
         from workbench.server import Endpoint
 
         return Endpoint(self)
 
-    @cached_property
+    @functools.cached_property
+    def lake(self) -> Lake:
+        """S3-shaped buckets and objects (``s3://bucket/key``) in ``<home>/lake/`` or on S3."""
+        from workbench.lake import Lake
+
+        return Lake.for_home(self.home, self.clock)
+
+    @functools.cached_property
+    def firehose(self) -> Firehose:
+        """Delivery streams that buffer, transform and convert records into the lake."""
+        from workbench.firehose import Firehose
+
+        return Firehose(self)
+
+    @functools.cached_property
     def streams(self) -> Streams:
         """Kinesis Data Streams in this home (``<home>/streams/``); on a Kinesis endpoint
         instead (AWS itself, or ``$WORKBENCH_ENDPOINT_URL``) when ``$WORKBENCH_BACKEND=aws``."""

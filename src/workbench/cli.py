@@ -86,5 +86,45 @@ def streams(home: Path = HomeOption) -> None:
         typer.echo(f"  segments: {stream.folder / 'shards'}")
 
 
+@app.command()
+def produce(
+    source: str = typer.Argument(..., help="retail, clickstream, sensors or nexmark"),
+    stream: str = typer.Option(
+        "retail-trans", "--stream", "--stream-name", help="The stream to write into."
+    ),
+    rate: float = typer.Option(None, "--rate", help="Events per second (default: the source's)."),
+    max_count: int = typer.Option(None, "--max-count", help="Stop after this many records."),
+    seed: int = typer.Option(0, "--seed", help="The same seed gives the same records."),
+    speed: float = typer.Option(
+        1.0, "--speed", help="1: real time; N: N times faster on a simulated clock; 0: flat out."
+    ),
+    service_name: str = typer.Option(
+        "kinesis", "--service-name", help="kinesis (a data stream), firehose or console."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Make the records, send nothing."),
+    verbose: bool = typer.Option(False, "--verbose", help="Print every record sent."),
+    home: Path = HomeOption,
+) -> None:
+    """Send a simulated source into a stream, like the lab's gen_kinesis_data.py."""
+    from workbench.sources._cli import produce_command
+
+    produce_command(
+        source,
+        stream=stream,
+        rate=rate,
+        max_count=max_count,
+        seed=seed,
+        speed=speed,
+        service_name=service_name,
+        dry_run=dry_run,
+        verbose=verbose,
+        home=home,
+    )
+
+
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

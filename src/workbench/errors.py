@@ -103,3 +103,40 @@ class InternalFailure(ServiceError):
     """The service failed on its side; the request may be retried."""
 
     status = 500
+
+
+# S3's own error names, which the lake raises so code written against the lake reads like S3 code.
+class NoSuchBucket(ResourceNotFoundException):
+    """The bucket of an ``s3://`` URI does not exist."""
+
+    status = 404
+
+
+class NoSuchKey(ResourceNotFoundException):
+    """No object has this key in the bucket."""
+
+    status = 404
+
+
+class BucketAlreadyOwnedByYou(ResourceInUseException):
+    """create_bucket of a bucket that exists already."""
+
+    status = 409
+
+
+class BucketNotEmpty(ResourceInUseException):
+    """delete_bucket of a bucket that still holds objects."""
+
+    status = 409
+
+
+class InvalidBucketName(ValidationException):
+    """A bucket name outside S3's naming rules."""
+
+
+class KeyTooLongError(ValidationException):
+    """An object key longer than 1,024 bytes of UTF-8."""
+
+
+class ConcurrentModificationException(ServiceError):
+    """A configuration change based on a version that is no longer current."""

@@ -27,14 +27,15 @@ def create_delivery_stream(context: Any, params: dict[str, Any]) -> dict:
             f"The workbench delivers to S3 only (ExtendedS3DestinationConfiguration or "
             f"S3DestinationConfiguration); got {unsupported or 'no destination'}."
         )
-    created = context.firehose.create_delivery_stream(
+    tags = {tag["Key"]: tag.get("Value", "") for tag in params.get("Tags", [])}
+    return context.firehose.create_delivery_stream(
         params["DeliveryStreamName"],
-        delivery_stream_type=params.get("DeliveryStreamType", "DirectPut"),
-        kinesis_stream_source=params.get("KinesisStreamSourceConfiguration"),
-        s3_destination=destination,
-        tags=params.get("Tags"),
+        delivery_stream_type=params.get("DeliveryStreamType"),
+        kinesis_stream_source_configuration=params.get("KinesisStreamSourceConfiguration"),
+        # S3DestinationConfiguration's members are a subset of the extended one's.
+        extended_s3_destination_configuration=destination,
+        tags=tags or None,
     )
-    return {"DeliveryStreamARN": created["DeliveryStreamARN"]}
 
 
 @handler("DescribeDeliveryStream")
@@ -44,13 +45,11 @@ def describe_delivery_stream(context: Any, params: dict[str, Any]) -> dict:
 
 @handler("ListDeliveryStreams")
 def list_delivery_streams(context: Any, params: dict[str, Any]) -> dict:
-    names = context.firehose.list_delivery_streams(
-        delivery_stream_type=params.get("DeliveryStreamType")
+    return context.firehose.list_delivery_streams(
+        limit=params.get("Limit", 10),
+        delivery_stream_type=params.get("DeliveryStreamType"),
+        exclusive_start_delivery_stream_name=params.get("ExclusiveStartDeliveryStreamName"),
     )
-    start = params.get("ExclusiveStartDeliveryStreamName")
-    names = sorted(name for name in names if start is None or name > start)
-    limit = params.get("Limit", 10)
-    return {"DeliveryStreamNames": names[:limit], "HasMoreDeliveryStreams": len(names) > limit}
 
 
 @handler("DeleteDeliveryStream")
