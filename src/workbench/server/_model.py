@@ -161,14 +161,15 @@ def _fast(model: ServiceModel, shape_name: str) -> Callable[[Any], Any]:
                 raise _Refused
             if not members:
                 members.update({name: _fast(model, inner) for name, inner in names.items()})
+            parsed = {}
+            for name, item in value.items():
+                check = members.get(name)
+                if check is not None and item is not None:
+                    parsed[name] = check(item)
             for name in required:
-                if value.get(name) is None:
+                if name not in parsed:
                     raise _Refused
-            return {
-                name: members[name](item)
-                for name, item in value.items()
-                if item is not None and name in members
-            }
+            return parsed
 
         return structure
     if kind == "list":
