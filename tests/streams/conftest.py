@@ -28,7 +28,14 @@ def make_stream(make_workbench):
     return make
 
 
-def read_shard(stream, shard_id, iterator_type="TRIM_HORIZON", limit=10000):
+@pytest.fixture
+def read_shard():
+    """read_shard(stream, shard_id, iterator_type="TRIM_HORIZON", limit=10000): every record of
+    a shard from an iterator type to its current end, via get_records."""
+    return _read_shard
+
+
+def _read_shard(stream, shard_id, iterator_type="TRIM_HORIZON", limit=10000):
     """Every record of a shard from an iterator type to its current end, via get_records."""
     it = stream.get_shard_iterator(shard_id, iterator_type)
     records = []

@@ -9,6 +9,8 @@ import pytest
 from workbench import SimulatedClock, Workbench
 from workbench.errors import InvalidArgumentException
 from workbench.streams import Batch, ConsumerApplication, LeaseLost
+from workbench.streams._coordinator import LeaseCoordinator
+from workbench.streams._leases import LeaseTable
 
 
 @pytest.fixture
@@ -104,6 +106,18 @@ def test_a_batch_left_unchecked_is_read_again(make_wb):
     assert again[0] == "a:10" and len(again) == 20
 
 
+def test_closing_writes_the_checkpoints_of_processed_batches(make_wb):
+    wb = make_wb()
+    stream = wb.streams.create_stream("s", 1)
+    acked = put_keyed(stream, ["a"], 30)
+    app = wb.streams.consumer("s", "app", limit=10, checkpoint_interval="1h")
+    batches = app.batches()
+    first = data_of([next(batches), next(batches)])  # the first is processed, the second not
+    app.close()
+    with make_wb().streams.consumer("s", "app") as again:
+        assert first[:10] + drain(again, until_caught_up=True) == acked
+
+
 def test_checkpoints_never_move_back(make_wb):
     wb = make_wb()
     stream = wb.streams.create_stream("s", 1)
@@ -168,13 +182,29 @@ def test_two_applications_read_one_stream_independently(make_wb):
 
 
 def test_latest_skips_what_is_there_and_reads_what_comes(make_wb):
-    wb = make_wb()
+    clock = SimulatedClock(start="2026-01-01T00:00:00Z")
+    wb = make_wb(clock)
     stream = wb.streams.create_stream("s", 2)
     put_keyed(stream, ["a", "b"], 5)
+    clock.advance("1s")
     with wb.streams.consumer("s", "app", initial_position="LATEST") as app:
         assert drain(app, until_caught_up=True) == []
         fresh = put_keyed(stream, ["a", "b"], 3, start=5)
         assert sorted(drain(app, until_caught_up=True)) == sorted(fresh)
+
+
+def test_latest_means_from_the_first_start_also_after_a_restart(make_wb):
+    clock = SimulatedClock(start="2026-01-01T00:00:00Z")
+    wb = make_wb(clock)
+    stream = wb.streams.create_stream("s", 2)
+    put_keyed(stream, ["a", "b"], 5)
+    clock.advance("1s")
+    with wb.streams.consumer("s", "app", initial_position="LATEST") as app:
+        assert drain(app, until_caught_up=True) == []  # no checkpoint yet
+    clock.advance("1s")
+    while_stopped = put_keyed(stream, ["a", "b"], 3, start=5)
+    with make_wb(clock).streams.consumer("s", "app", initial_position="LATEST") as app:
+        assert sorted(drain(app, until_caught_up=True)) == sorted(while_stopped)
 
 
 def test_at_timestamp_starts_at_the_first_record_arriving_then(make_wb):
@@ -238,6 +268,18 @@ def test_background_reading_returns_at_once_and_stops_on_request(make_wb):
     app.close()
 
 
+def test_checkpoints_are_written_while_running_once_reading_goes_idle(make_wb):
+    wb = make_wb()
+    stream = wb.streams.create_stream("s", 1)
+    last = stream.put_record(b"x", "k")["SequenceNumber"]
+    app = wb.streams.consumer("s", "app", checkpoint_interval="1h").start(lambda batch: None)
+    deadline = time.monotonic() + 10
+    while [x["checkpoint"] for x in app.leases()] != [last] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert app.running and [x["checkpoint"] for x in app.leases()] == [last]
+    app.close()
+
+
 def test_a_handler_error_stops_the_run_and_leaves_its_batch_unchecked(make_wb):
     wb = make_wb()
     stream = wb.streams.create_stream("s", 1)
@@ -254,24 +296,50 @@ def test_a_handler_error_stops_the_run_and_leaves_its_batch_unchecked(make_wb):
     assert app.leases()[0]["checkpoint"] == "TRIM_HORIZON"
 
 
-def test_a_worker_that_lost_its_lease_cannot_checkpoint(make_wb):
+def test_a_dead_workers_lease_is_taken_over_after_the_timeout(make_wb):
     clock = SimulatedClock(start="2026-01-01T00:00:00Z")
     wb = make_wb(clock)
     stream = wb.streams.create_stream("s", 1)
-    put_keyed(stream, ["a"], 10)
-    slow = wb.streams.consumer("s", "app", worker_id="slow", lease_timeout=5)
-    (batch,) = list(slow.batches(checkpoint=False, max_batches=1))
-    slow._closing.set()  # stop its renewals, as if it hung
-    slow._maintainer.join()
-    other = wb.streams.consumer("s", "app", worker_id="other", lease_timeout=5)
-    other.batches(max_batches=0).close()
-    assert drain(other, until_caught_up=True) == []  # slow's lease is not expired yet
-    clock.advance("5s")
-    assert len(drain(other, until_caught_up=True)) == 10  # taken over, from the checkpoint
+    acked = put_keyed(stream, ["a"], 10)
+    # A worker that took the lease, checkpointed four records and died: it never renews again.
+    dead = LeaseCoordinator(
+        LeaseTable(stream.folder / "applications" / "app.sqlite"), "dead", clock, lease_timeout=5
+    )
+    dead.sync({"shardId-000000000000": ()}, lambda shard_id: "TRIM_HORIZON")
+    dead.take_leases()
+    it = stream.get_shard_iterator("shardId-000000000000", "TRIM_HORIZON")
+    fourth = stream.get_records(it, limit=4)["Records"][-1]["SequenceNumber"]
+    dead.checkpoint(dead.held()["shardId-000000000000"], fourth)
+    with wb.streams.consumer("s", "app", worker_id="live", lease_timeout=5) as live:
+        assert drain(live, until_caught_up=True) == []  # not expired yet
+        clock.advance("5s")
+        assert drain(live, until_caught_up=True) == acked[4:]  # from the dead one's checkpoint
+        (lease,) = live.leases()
+    assert lease["leaseOwner"] == "live" and lease["checkpoint"] == acked_sequence(stream, -1)
+
+
+def acked_sequence(stream, index):
+    it = stream.get_shard_iterator("shardId-000000000000", "TRIM_HORIZON")
+    return stream.get_records(it)["Records"][index]["SequenceNumber"]
+
+
+def test_a_worker_whose_lease_was_taken_cannot_checkpoint_it(make_wb):
+    wb = make_wb()
+    stream = wb.streams.create_stream("s", 2)
+    put_keyed(stream, [f"k{i}" for i in range(8)], 2)
+    first = wb.streams.consumer("s", "app", worker_id="first")
+    batches = {b.shard_id: b for b in first.batches(checkpoint=False, until_caught_up=True)}
+    second = wb.streams.consumer("s", "app", worker_id="second")
+    list(second.batches(max_batches=0))  # starting, it takes its share: one of two shards
+    (taken,) = [lease["leaseKey"] for lease in second.leases() if lease["leaseOwner"] == "second"]
     with pytest.raises(LeaseLost):
-        batch.checkpoint()
-    other.close()
-    assert other.leases()[0]["ownerSwitchesSinceCheckpoint"] == 0
+        batches[taken].checkpoint()
+    (kept,) = set(batches) - {taken}
+    batches[kept].checkpoint()
+    first.close()
+    second.close()
+    checkpoints = {lease["leaseKey"]: lease["checkpoint"] for lease in second.leases()}
+    assert checkpoints == {taken: "TRIM_HORIZON", kept: batches[kept].last_sequence_number}
 
 
 @pytest.mark.parametrize(

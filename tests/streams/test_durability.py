@@ -263,3 +263,79 @@ def test_a_process_keeps_few_files_open_however_many_shards_it_writes(tmp_path):
         stream.put_records([{"Data": x.encode(), "PartitionKey": x} for x in ids])
     assert len(os.listdir("/proc/self/fd")) - before <= 32 * 7
     assert len(everything(tmp_path)) == 2000
+
+
+KEYED_PRODUCER = textwrap.dedent(
+    """
+    import os, sys
+    from workbench import Workbench
+    stream = Workbench(home=sys.argv[1]).streams.stream("s")
+    tag, stop = sys.argv[2], sys.argv[3]
+    n = 0
+    while not os.path.exists(stop):
+        key = f"{tag}{n % 7}"
+        if n % 3:
+            stream.put_record(f"{key}:{n}".encode(), key)
+        else:
+            stream.put_records([{"Data": f"{key}:{n}".encode(), "PartitionKey": key}])
+        n += 1
+    print(n)
+    """
+)
+
+
+@pytest.mark.timeout(120)
+def test_resharding_while_other_processes_produce_keeps_every_record_in_key_order(tmp_path):
+    home = tmp_path / "home"
+    stream = Workbench(home=home, clock=WallClock()).streams.create_stream("s", 2)
+    env = {**os.environ, "PYTHONPATH": SRC}
+    stop = tmp_path / "stop"
+    producers = [
+        subprocess.Popen(
+            [sys.executable, "-c", KEYED_PRODUCER, str(home), tag, str(stop)],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for tag in ("a", "b")
+    ]
+    deadline = time.monotonic() + 60
+    while True:  # until both producers are producing
+        keys = set()
+        for shard in stream.list_shards():
+            it = stream.get_shard_iterator(shard["ShardId"], "TRIM_HORIZON")
+            keys.update(stream.get_records_arrow(it).table.column("partition_key").to_pylist())
+        if {k[0] for k in keys} == {"a", "b"}:
+            break
+        assert time.monotonic() < deadline, "the producers did not start"
+        time.sleep(0.05)
+    steps = [
+        lambda: stream.update_shard_count(4),
+        lambda: stream.update_shard_count(3),
+        lambda: stream.update_shard_count(5),
+        lambda: stream.update_shard_count(3),
+    ]
+    for step in steps:
+        step()
+        time.sleep(0.1)
+    stop.touch()
+    counts = [int(p.communicate(timeout=100)[0]) for p in producers]
+    shards = {s["ShardId"]: s for s in stream.list_shards()}
+    done: set[str] = set()
+    seen: dict[str, list[int]] = {}
+    while len(done) < len(shards):
+        for sid, s in sorted(shards.items()):
+            parents = {s.get("ParentShardId"), s.get("AdjacentParentShardId")} - {None}
+            if sid in done or not parents <= done:
+                continue
+            it = stream.get_shard_iterator(sid, "TRIM_HORIZON")
+            for data in stream.get_records_arrow(it).table.column("data").to_pylist():
+                key, n = data.decode().split(":")
+                seen.setdefault(key, []).append(int(n))
+            done.add(sid)
+    expected = {
+        f"{tag}{k}": [n for n in range(count) if n % 7 == k]
+        for tag, count in zip("ab", counts, strict=True)
+        for k in range(7)
+    }
+    assert seen == expected

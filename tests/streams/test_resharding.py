@@ -2,7 +2,6 @@
 
 import pytest
 
-from tests.streams.conftest import read_shard
 from workbench.errors import (
     InvalidArgumentException,
     LimitExceededException,
@@ -17,7 +16,7 @@ def shards_by_id(stream):
     return {s["ShardId"]: s for s in stream.list_shards()}
 
 
-def test_split_closes_the_parent_and_routes_new_records_to_children(make_stream):
+def test_split_closes_the_parent_and_routes_new_records_to_children(make_stream, read_shard):
     _, stream = make_stream(1)
     stream.put_record(b"before", "k", explicit_hash_key="5")
     stream.split_shard(S0, str(2**127))
@@ -122,7 +121,7 @@ def test_update_shard_count_limits(make_workbench):
     stream.update_shard_count(8)
 
 
-def test_per_key_order_holds_for_a_reader_that_finishes_parents_first(make_stream):
+def test_per_key_order_holds_for_a_reader_that_finishes_parents_first(make_stream, read_shard):
     _, stream = make_stream(2)
     keys = [f"key-{i}" for i in range(20)]
     sent = {k: [] for k in keys}

@@ -2,7 +2,6 @@
 
 import pytest
 
-from tests.streams.conftest import read_shard
 from workbench.errors import (
     InvalidArgumentException,
     LimitExceededException,
@@ -23,9 +22,25 @@ def test_bad_stream_names_never_reach_the_filesystem(make_workbench, name):
     with pytest.raises(ValidationException):
         wb.streams.stream(name)
     assert (
-        sorted(p.name for p in (wb.home.path / "streams").iterdir() if not p.name.startswith("."))
+        sorted(p.name for p in (wb.home.path / "streams").iterdir() if not p.name.startswith("#"))
         == []
     )
+
+
+def test_names_of_the_streams_folder_s_own_files_are_ordinary_stream_names(make_workbench):
+    wb = make_workbench()
+    names = ["lock", ".lock", "iterator-secret", ".iterator-secret", "shards", "-"]
+    for name in names:
+        wb.streams.create_stream(name, 1).put_record(name.encode(), "k")
+    assert wb.streams.list_streams()["StreamNames"] == sorted(names)
+    for name in names:
+        stream = wb.streams.stream(name)
+        it = stream.get_shard_iterator("shardId-000000000000", "TRIM_HORIZON")
+        assert [r["Data"] for r in stream.get_records(it)["Records"]] == [name.encode()]
+        wb.streams.delete_stream(name)
+    assert wb.streams.list_streams()["StreamNames"] == []
+    with pytest.raises(ValidationException):
+        wb.streams.create_stream("#lock", 1)
 
 
 def test_create_describe_list_delete(make_workbench):
@@ -51,7 +66,7 @@ def test_create_describe_list_delete(make_workbench):
     assert wb.streams.list_streams()["StreamNames"] == ["a.stream_1"]
 
 
-def test_a_stream_deleted_elsewhere_is_gone_here_and_can_be_recreated(make_workbench):
+def test_a_stream_deleted_elsewhere_is_gone_here_and_can_be_recreated(make_workbench, read_shard):
     here, there = make_workbench(), make_workbench()
     stream = here.streams.create_stream("s", 1)
     stream.put_record(b"old", "k")
@@ -90,7 +105,7 @@ def test_tags_can_be_added_and_removed(make_stream):
     assert stream.list_tags()["Tags"] == [{"Key": "b", "Value": "2"}]
 
 
-def test_record_size_limits(make_stream):
+def test_record_size_limits(make_stream, read_shard):
     _, stream = make_stream(1)
     stream.put_record(b"x" * (MiB - 1), "k")  # data + key = exactly 1 MiB
     with pytest.raises(InvalidArgumentException, match="exceeds the maximum record size"):
@@ -109,7 +124,7 @@ def test_record_size_limits(make_stream):
     assert len(read_shard(big, S0)) == 1  # the bad request added nothing
 
 
-def test_put_records_limits_and_key_errors(make_stream):
+def test_put_records_limits_and_key_errors(make_stream, read_shard):
     _, stream = make_stream(1)
     ok = {"Data": b"x", "PartitionKey": "k"}
     with pytest.raises(ValidationException, match="less than or equal to 500"):
@@ -130,7 +145,7 @@ def test_put_records_limits_and_key_errors(make_stream):
     assert len(read_shard(stream, S0)) == 500
 
 
-def test_put_frame_checks_every_row_before_writing(make_stream):
+def test_put_frame_checks_every_row_before_writing(make_stream, read_shard):
     _, stream = make_stream(2)
     rows = [{"k": "a", "v": 1}, {"k": "", "v": 2}]
     with pytest.raises(ValidationException, match="partitionKey"):
@@ -155,7 +170,7 @@ def test_retention_bounds_and_messages(make_stream):
     assert stream.describe_summary()["StreamDescriptionSummary"]["RetentionPeriodHours"] == 24
 
 
-def test_expired_records_are_trimmed_by_the_clock(make_workbench):
+def test_expired_records_are_trimmed_by_the_clock(make_workbench, read_shard):
     wb = make_workbench()
     stream = wb.streams.create_stream("s", 1)
     stream.put_record(b"day1", "k")

@@ -51,6 +51,7 @@ class _Shard:
         self.held = held
         self.reader = reader
         self.checkpointed = held.checkpoint
+        self.pending: Batch | None = None  # processed, its checkpoint not written yet
 
 
 class ConsumerApplication:
@@ -61,13 +62,19 @@ class ConsumerApplication:
     :meth:`stop` (in the background, for a notebook). :meth:`close` hands the leases over.
 
     initial_position: where a new application starts: TRIM_HORIZON (the oldest record),
-        LATEST (only records put from now on) or AT_TIMESTAMP (with ``timestamp``). Once the
-        lease table exists its checkpoints decide, whatever is passed here.
+        LATEST (records put from the application's first start on, that very millisecond
+        included; its leases show AT_TIMESTAMP until the first checkpoint) or AT_TIMESTAMP (with
+        ``timestamp``). Once the lease table exists its checkpoints decide, whatever is passed.
     lease_timeout: seconds (workbench clock) without renewal after which another worker may
         take a lease; a live worker renews every third of it.
     format: "records" reads Kinesis dicts, "arrow" reads Arrow tables; a batch offers both.
+    limit: records per read (a batch): 1 to 10,000 as GetRecords allows; with "arrow" any
+        number, or None for everything there is (zero-copy, the fastest way through a backlog).
     poll_interval, max_poll_interval: the wait after a round that found nothing, doubling up
         to the maximum while the stream stays idle.
+    checkpoint_interval: how often (workbench clock) the checkpoints of processed batches are
+        written while records keep coming; they are written at once when reading goes idle or
+        stops, and when a shard ends.
     """
 
     def __init__(
@@ -83,9 +90,10 @@ class ConsumerApplication:
         lease_timeout: str | float = 10.0,
         max_leases: int | None = None,
         format: str = "records",
-        limit: int = 10000,
+        limit: int | None = 10000,
         poll_interval: str | float = 0.001,
         max_poll_interval: str | float = 0.02,
+        checkpoint_interval: str | float = 0.2,
     ) -> None:
         if not isinstance(application_name, str) or not _NAME.fullmatch(application_name):
             raise InvalidArgumentException(
@@ -105,8 +113,13 @@ class ConsumerApplication:
             raise InvalidArgumentException(
                 f"Format {format!r} is not valid: use 'records' (Kinesis dicts) or 'arrow'."
             )
-        if not 1 <= limit <= 10000:
-            raise InvalidArgumentException(f"Limit {limit} is not valid: use 1 to 10000.")
+        if not (limit is None and format == "arrow") and not (
+            isinstance(limit, int) and 1 <= limit <= (10000 if format == "records" else 1 << 62)
+        ):
+            raise InvalidArgumentException(
+                f"Limit {limit!r} is not valid: use 1 to 10000 records per read, or any positive "
+                "number or None (all there is) with format='arrow'."
+            )
         self.stream = stream
         self.stream_name: str = stream.name
         self.application_name = application_name
@@ -121,6 +134,8 @@ class ConsumerApplication:
             raise InvalidArgumentException("The lease timeout must be a positive duration.")
         self._poll_interval = parse_duration(poll_interval)
         self._max_poll_interval = parse_duration(max_poll_interval)
+        self._checkpoint_interval = parse_duration(checkpoint_interval)
+        self._flushed_at = clock.now()
         self.table = LeaseTable(directory / f"{application_name}.sqlite")
         self._coordinator = LeaseCoordinator(
             self.table,
@@ -151,16 +166,21 @@ class ConsumerApplication:
         closed = {
             s["ShardId"] for s in shards if "EndingSequenceNumber" in s["SequenceNumberRange"]
         }
+        start, timestamp = self.initial_position, self._timestamp
+        if start == LATEST:
+            # LATEST is pinned to the instant the application began, so records put while no
+            # worker runs (before the first checkpoint) are not skipped by a restart.
+            start, timestamp = AT_TIMESTAMP, self.clock.now()
 
         def first_checkpoint(shard_id: str) -> str:
             # From LATEST, a closed shard has nothing new to give: it starts finished.
             if self.initial_position == LATEST and shard_id in closed:
                 return SHARD_END
-            return self.initial_position
+            return start
 
         settings = {"initial_position": self.initial_position}
-        if self._timestamp is not None:
-            settings["timestamp"] = repr(self._timestamp)
+        if timestamp is not None:
+            settings["timestamp"] = repr(timestamp)
         self._coordinator.sync(
             {s["ShardId"]: _parents(s) for s in shards}, first_checkpoint, settings=settings
         )
@@ -249,6 +269,25 @@ class ConsumerApplication:
         with contextlib.suppress(LeaseLost):
             self.checkpoint(batch)
 
+    def _processed(self, shard: _Shard, batch: Batch) -> None:
+        """Note ``batch`` as processed; its checkpoint is written by :meth:`_flush`.
+
+        Writing every batch's checkpoint at once would put a SQLite commit (and now and then a
+        WAL checkpoint with fsync) on the reading path of every batch; deferring it costs only
+        re-reading up to ``checkpoint_interval`` of records after a crash. A shard's end is
+        written at once, as its children wait for it.
+        """
+        shard.pending = batch
+        if batch.shard_end:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._flushed_at = self.clock.now()
+        for shard in list(self._shards.values()):
+            if shard.pending is not None:
+                batch, shard.pending = shard.pending, None
+                self._checkpoint_held(batch)
+
     def _caught_up(self) -> bool:
         if any(
             not s.reader.ended and s.reader.millis_behind_latest != 0 for s in self._shards.values()
@@ -274,11 +313,13 @@ class ConsumerApplication:
         workbench clock, ``until_caught_up`` (stop once no held shard has anything left to read),
         or :meth:`stop` from another thread. Empty reads are not handed out.
 
-        With ``checkpoint=True`` a batch is checkpointed when the loop asks for the next one, that
-        is, after its body ran without an error (a ``break`` leaves the last batch unchecked,
-        so it is read again later: at least once). With ``checkpoint=False`` call
-        ``batch.checkpoint()`` yourself; then the empty last batch of each closed shard is handed
-        out too, so its SHARD_END can be checkpointed.
+        With ``checkpoint=True`` a batch counts as processed when the loop asks for the next one,
+        that is, after its body ran without an error (a ``break`` leaves the last batch
+        unprocessed, so it is read again later: at least once); its checkpoint is written within
+        ``checkpoint_interval``, and at once when reading goes idle or the loop ends. With
+        ``checkpoint=False`` call ``batch.checkpoint()`` yourself (written at once); then the
+        empty last batch of each closed shard is handed out too, so its SHARD_END can be
+        checkpointed.
         """
         if self._reading:
             raise RuntimeError("this worker is already reading; stop() it first")
@@ -288,6 +329,9 @@ class ConsumerApplication:
             self._ensure_started()
             yield from self._loop(max_batches, max_records, duration, until_caught_up, checkpoint)
         finally:
+            # Only batches whose loop body completed are pending, so this is right after a
+            # break or an error too.
+            self._flush()
             self._reading = False
 
     def _loop(
@@ -313,31 +357,41 @@ class ConsumerApplication:
         while not done():
             if self._want_shard_sync:
                 self._coordinate()
-            found = False
+            found = behind = False
             for shard in self._reconcile():
                 if done():
                     return
-                room = self.limit if max_records is None else min(self.limit, max_records - records)
+                room = self.limit
+                if max_records is not None:
+                    room = min(room or max_records, max_records - records)
                 batch = shard.reader.read(room)
                 if batch is None or not self._coordinator.holds(shard.held):
                     continue
                 found = True
+                behind = behind or batch.millis_behind_latest > 0
                 batch.checkpointer = lambda b, s=shard: self._checkpoint_shard(s, b)
                 if auto and not len(batch):
-                    self._checkpoint_held(batch)
+                    self._processed(shard, batch)
                     continue
                 yield batch
                 batches += 1
                 records += len(batch)
                 self.processed += len(batch)
                 if auto:
-                    self._checkpoint_held(batch)
+                    self._processed(shard, batch)
             if found:
+                if self.clock.now() - self._flushed_at >= self._checkpoint_interval:
+                    self._flush()
                 backoff.reset()
-            elif until_caught_up and self._caught_up():
+                if not behind:
+                    # Caught up: a short pause lets records gather (and producers run) instead
+                    # of spinning on a core; a backlog is read without pause.
+                    backoff.wait()
+                continue
+            self._flush()  # idle: a good moment to write checkpoints
+            if until_caught_up and self._caught_up():
                 return
-            else:
-                backoff.wait()
+            backoff.wait()
 
     def run(self, handler: Callable[[Batch], object], **bounds: Any) -> int:
         """Call ``handler(batch)`` for each batch, checkpointing after each call that returns.
@@ -402,6 +456,7 @@ class ConsumerApplication:
             if self._maintainer is not None:
                 self._maintainer.join()
                 self._maintainer = None
+            self._flush()
             self._coordinator.release_all()
             self._shards.clear()
 

@@ -20,6 +20,7 @@ import base64
 import hmac
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -48,19 +49,22 @@ class Position(NamedTuple):
 
 
 def home_secret(folder: Path) -> bytes:
-    """The home's iterator secret, created once (exclusively, so racing processes agree)."""
-    path = folder / ".iterator-secret"
+    """The home's iterator secret, created once (exclusively, so racing processes agree).
+
+    Files of the streams folder itself start with ``#``, which no stream name can contain.
+    """
+    path = folder / "#iterator-secret"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        for _ in range(100):
-            secret = path.read_bytes()
-            if len(secret) == 32:
-                return secret
-            os.sched_yield()
-        raise
+        deadline = time.monotonic() + 10
+        while len(secret := path.read_bytes()) != 32:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.001)  # the creator is writing it
+        return secret
     secret = secrets.token_bytes(32)
-    staging = path.with_name(".iterator-secret.new")
+    staging = path.with_name("#iterator-secret.new")
     staging.write_bytes(secret)
     os.close(fd)
     os.replace(staging, path)

@@ -212,6 +212,8 @@ class ShardLog:
         """Count this writer among the recently used; close the files of the least recently
         used beyond the limit (a writer holds seven descriptors, and a notebook on macOS may
         have only 256)."""
+        if _WRITERS and next(reversed(_WRITERS)) == id(self):
+            return  # already the most recent: the common case of one busy shard
         with _WRITERS_LOCK:
             _WRITERS[id(self)] = self
             _WRITERS.move_to_end(id(self))

@@ -32,6 +32,16 @@ class Batch:
     application reads in is kept as is and the others are made on first use. ``shard_end`` is True
     for the last batch of a closed shard; ``checkpoint()`` records that this batch is processed
     (at SHARD_END for the last one, which lets the shard's children be read).
+
+    >>> from datetime import UTC, datetime
+    >>> when = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> batch = Batch("shardId-000000000000", records=[
+    ...     {"SequenceNumber": "7", "ApproximateArrivalTimestamp": when, "Data": b"{}",
+    ...      "PartitionKey": "k"}])
+    >>> batch.table.column_names
+    ['sequence_number', 'partition_key', 'approximate_arrival_timestamp', 'data']
+    >>> batch.frame.shape, batch.last_sequence_number
+    ((1, 4), '7')
     """
 
     def __init__(
@@ -169,7 +179,7 @@ class ShardReader:
             self.shard_id, kind, starting_sequence_number=sequence_number, timestamp=timestamp
         )
 
-    def _get(self, limit: int) -> tuple[Any, str | None, int, list | None]:
+    def _get(self, limit: int | None) -> tuple[Any, str | None, int, list | None]:
         if self._arrow:
             got = self.stream.get_records_arrow(self._iterator, limit=limit)
             return got.table, got.next_shard_iterator, got.millis_behind_latest, got.child_shards
@@ -186,7 +196,7 @@ class ShardReader:
         if self._iterator is None and not self.ended:
             self._iterator = self._fresh_iterator()
 
-    def read(self, limit: int = 10000) -> Batch | None:
+    def read(self, limit: int | None = 10000) -> Batch | None:
         """The next records, an empty batch marking the end of a closed shard, or None if none."""
         if self.ended:
             return None

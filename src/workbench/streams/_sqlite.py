@@ -40,8 +40,8 @@ class Database:
             self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
         with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(schema)
 
     def all(self, sql: str, params: tuple = ()) -> list[tuple]:

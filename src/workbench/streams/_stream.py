@@ -47,6 +47,7 @@ from workbench.streams._records import (
 )
 from workbench.streams._routing import (
     hash_key_of,
+    md5_digests,
     md5_hash_keys,
     split_hash_keys,
 )
@@ -294,11 +295,14 @@ class Stream:
         snapshot = self._meta_file.snapshot or self._snapshot()
         meta = snapshot.meta
         self._check_record(data, key, meta.max_record_size_kib * 1024, "")
+        encoded = key.encode()
         hash_key = (
-            hash_key_of(key) if explicit_hash_key is None else check_hash_key(explicit_hash_key)
+            int.from_bytes(md5_digests([encoded]), "big")
+            if explicit_hash_key is None
+            else check_hash_key(explicit_hash_key)
         )
         now_ms = self._now_ms()
-        batch = Batch.of([data], [key.encode()])
+        batch = Batch(data, [0, len(data)], encoded, [0, len(encoded)])
         while True:
             info = snapshot.open_shards[snapshot.router.shard_of(hash_key)]
             prefix = meta.prefix(info.index)

@@ -112,12 +112,12 @@ class Streams(ConsumerAPI):
             tags=tags,
             next_shard_index=shard_count,
         )
-        with locked(self.folder / "lock"):
+        with locked(self.folder / "#lock"):
             if (folder / "stream.json").exists():
                 raise ResourceInUseException(
                     f"Stream {name} under account {ACCOUNT} already exists."
                 )
-            staging = self.folder / f".new-{name}-{uuid.uuid4().hex}"
+            staging = self.folder / f"#new-{name}-{uuid.uuid4().hex}"
             (staging / "shards").mkdir(parents=True)
             atomic_write_json(staging / "stream.json", meta.to_json())
             shutil.rmtree(folder, ignore_errors=True)  # leftovers of an interrupted delete
@@ -143,7 +143,7 @@ class Streams(ConsumerAPI):
         names = sorted(
             p.name
             for p in self.folder.iterdir()
-            if not p.name.startswith(".") and (p / "stream.json").exists()
+            if not p.name.startswith("#") and (p / "stream.json").exists()
         )
         summaries = []
         for name in names:
@@ -186,8 +186,8 @@ class Streams(ConsumerAPI):
                 f"Stream {stream.name} under account {ACCOUNT} has registered consumers; "
                 "deregister them or pass enforce_consumer_deletion=True."
             )
-        with locked(self.folder / "lock"), locked(stream.folder / "lock"):
-            trash = self.folder / f".deleted-{stream.name}-{uuid.uuid4().hex}"
+        with locked(self.folder / "#lock"), locked(stream.folder / "lock"):
+            trash = self.folder / f"#deleted-{stream.name}-{uuid.uuid4().hex}"
             os.rename(stream.folder, trash)
         stream.close()
         self._open.pop(stream.name, None)
