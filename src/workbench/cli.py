@@ -38,6 +38,123 @@ def info(home: Path = HomeOption) -> None:
         typer.echo(f"  {folder.name}/")
 
 
+@app.command()
+def produce(
+    source: str = typer.Argument(..., help="retail, clickstream, sensors or nexmark"),
+    stream: str = typer.Option(
+        "retail-trans", "--stream", "--stream-name", help="The stream to write into."
+    ),
+    rate: float = typer.Option(None, "--rate", help="Events per second (default: the source's)."),
+    max_count: int = typer.Option(None, "--max-count", help="Stop after this many records."),
+    seed: int = typer.Option(0, "--seed", help="The same seed gives the same records."),
+    speed: float = typer.Option(
+        1.0, "--speed", help="1: real time; N: N times faster on a simulated clock; 0: flat out."
+    ),
+    service_name: str = typer.Option(
+        "kinesis", "--service-name", help="kinesis (a data stream), firehose or console."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Make the records, send nothing."),
+    verbose: bool = typer.Option(False, "--verbose", help="Print every record sent."),
+    region_name: str = typer.Option(
+        None, "--region-name", help="Accepted so the lab's command lines run; one region here."
+    ),
+    home: Path = HomeOption,
+) -> None:
+    """Send a simulated source into a stream, like the lab's gen_kinesis_data.py."""
+    del region_name  # the workbench is one region: nothing to choose
+    from workbench.sources._cli import produce_command
+
+    produce_command(
+        source,
+        stream=stream,
+        rate=rate,
+        max_count=max_count,
+        seed=seed,
+        speed=speed,
+        service_name=service_name,
+        dry_run=dry_run,
+        verbose=verbose,
+        home=home,
+    )
+
+
+@app.command()
+def streams(home: Path = HomeOption) -> None:
+    """List the data streams in the home: shards, records and where their segments are."""
+    from workbench import Workbench
+
+    wb = Workbench(home=home)
+    names = wb.streams.list_streams()["StreamNames"]
+    if not names:
+        typer.echo("no data streams")
+    for name in names:
+        stream = wb.streams.stream(name)
+        shards = stream.list_shards()
+        open_count = sum("EndingSequenceNumber" not in s["SequenceNumberRange"] for s in shards)
+        typer.echo(f"{name}: {open_count} open shards, {len(shards) - open_count} closed")
+        for shard in shards:
+            it = stream.get_shard_iterator(shard["ShardId"], "TRIM_HORIZON")
+            count = stream.get_records_arrow(it).table.num_rows
+            typer.echo(f"  {shard['ShardId']}: {count} records")
+        typer.echo(f"  segments: {stream.folder / 'shards'}")
+
+
+@app.command()
+def firehose(
+    name: str = typer.Argument(None, help="A delivery stream (default: all of them)."),
+    deliver: bool = typer.Option(
+        False, "--deliver", help="Deliver what is waiting now (every buffer), with a progress bar."
+    ),
+    home: Path = HomeOption,
+) -> None:
+    """List the Firehose delivery streams: source, destination and what they delivered."""
+    from workbench import Workbench
+
+    wb = Workbench(home=home)
+    names = (
+        [name] if name else wb.firehose.list_delivery_streams(limit=10000)["DeliveryStreamNames"]
+    )
+    if not names:
+        typer.echo("no delivery streams")
+    for each in names:
+        d = wb.firehose.describe_delivery_stream(each)["DeliveryStreamDescription"]
+        dest = d["Destinations"][0]["ExtendedS3DestinationDescription"]
+        stream = wb.firehose.delivery_stream(each)
+        if deliver:
+            with stream.progress() as bar:
+                stream.flush()
+                bar.update()
+        m = stream.metrics()
+        typer.echo(f"{each} ({d['DeliveryStreamType']}, version {d['VersionId']})")
+        typer.echo(f"  to {dest['BucketARN']} prefix {dest.get('Prefix') or '(default)'}")
+        typer.echo(
+            f"  delivered {m['delivered_records']} records in {m['delivered_objects']} objects "
+            f"({m['delivered_bytes']} bytes); failed {m['failed_records'] or 0}; "
+            f"buffered {m['buffered_records']}"
+        )
+    wb.firehose.close()
+
+
+@app.command()
+def lake(
+    prefix: str = typer.Argument(None, help="s3://bucket/prefix to draw (default: the buckets)."),
+    home: Path = HomeOption,
+) -> None:
+    """Show the lake: its buckets, or the objects under a prefix as a folder tree."""
+    from workbench import Workbench
+
+    wb = Workbench(home=home)
+    if prefix is None:
+        buckets = wb.lake.list_buckets()
+        typer.echo(f"lake: {wb.lake.where}")
+        for bucket in buckets:
+            typer.echo(f"  s3://{bucket}/")
+        if not buckets:
+            typer.echo("  no buckets")
+        return
+    typer.echo(wb.lake.tree(prefix))
+
+
 CredentialsOption = typer.Option(
     [],
     "--credentials",
@@ -63,63 +180,6 @@ def serve(
     endpoint = Endpoint(Workbench(home=home), host=host, port=port, credentials=keys or None)
     typer.echo(f"Kinesis and Firehose endpoint for home {home} (Ctrl-C stops it)")
     endpoint.serve_forever(announce=lambda url: typer.echo(f"endpoint_url: {url}"))
-
-
-@app.command()
-def streams(home: Path = HomeOption) -> None:
-    """List the data streams in the home: shards, records and where their segments are."""
-    from workbench import Workbench
-
-    wb = Workbench(home=home)
-    names = wb.streams.list_streams()["StreamNames"]
-    if not names:
-        typer.echo("no data streams")
-    for name in names:
-        stream = wb.streams.stream(name)
-        shards = stream.list_shards()
-        open_count = sum("EndingSequenceNumber" not in s["SequenceNumberRange"] for s in shards)
-        typer.echo(f"{name}: {open_count} open shards, {len(shards) - open_count} closed")
-        for shard in shards:
-            it = stream.get_shard_iterator(shard["ShardId"], "TRIM_HORIZON")
-            count = stream.get_records_arrow(it).table.num_rows
-            typer.echo(f"  {shard['ShardId']}: {count} records")
-        typer.echo(f"  segments: {stream.folder / 'shards'}")
-
-
-@app.command()
-def produce(
-    source: str = typer.Argument(..., help="retail, clickstream, sensors or nexmark"),
-    stream: str = typer.Option(
-        "retail-trans", "--stream", "--stream-name", help="The stream to write into."
-    ),
-    rate: float = typer.Option(None, "--rate", help="Events per second (default: the source's)."),
-    max_count: int = typer.Option(None, "--max-count", help="Stop after this many records."),
-    seed: int = typer.Option(0, "--seed", help="The same seed gives the same records."),
-    speed: float = typer.Option(
-        1.0, "--speed", help="1: real time; N: N times faster on a simulated clock; 0: flat out."
-    ),
-    service_name: str = typer.Option(
-        "kinesis", "--service-name", help="kinesis (a data stream), firehose or console."
-    ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Make the records, send nothing."),
-    verbose: bool = typer.Option(False, "--verbose", help="Print every record sent."),
-    home: Path = HomeOption,
-) -> None:
-    """Send a simulated source into a stream, like the lab's gen_kinesis_data.py."""
-    from workbench.sources._cli import produce_command
-
-    produce_command(
-        source,
-        stream=stream,
-        rate=rate,
-        max_count=max_count,
-        seed=seed,
-        speed=speed,
-        service_name=service_name,
-        dry_run=dry_run,
-        verbose=verbose,
-        home=home,
-    )
 
 
 def main() -> None:

@@ -253,3 +253,28 @@ def test_a_crash_before_the_stream_checkpoint_skips_what_is_delivered(tmp_path):
     wb.firehose.delivery_stream("s").flush()
     assert sorted(_delivered(wb)) == list(range(300))
     wb.firehose.close()
+
+
+@pytest.mark.parametrize("source", ["direct", "stream"])
+def test_a_failed_write_to_the_lake_is_retried_without_loss_or_duplicates(tmp_path, source):
+    clock = SimulatedClock(start="2026-03-01T10:00:00Z")
+    wb = Workbench(tmp_path, clock=clock)
+    records = [_record(n) for n in range(400)]
+    if source == "stream":
+        stream_source = wb.streams.create_stream("source", shard_count=2)
+        _create(wb, kinesis_stream="source")
+        stream_source.put_records(
+            [{"Data": r, "PartitionKey": f"p{i}"} for i, r in enumerate(records)]
+        )
+    else:
+        _create(wb)
+        wb.firehose.put_record_batch("s", records)
+    stream = wb.firehose.delivery_stream("s")
+    real_put = wb.lake.put
+    wb.lake.put = _crash_at({"put": 3}, "put", real_put)
+    with pytest.raises(Crash):
+        stream.flush()
+    wb.lake.put = real_put
+    stream.flush()
+    assert sorted(_delivered(wb)) == list(range(400))
+    wb.firehose.close()

@@ -74,3 +74,15 @@ def test_every_shard_is_delivered_in_order_with_kinesis_metadata(make_workbench)
     wb.clock.advance("60s")
     stream.run_until_idle()
     assert sorted(r["n"] for r in json_lines(wb, "s3://lab/")) == list(range(301))
+
+
+def test_a_recreated_delivery_stream_reads_the_stream_from_the_start(make_workbench):
+    wb = make_workbench()
+    source = wb.streams.create_stream("source", shard_count=1)
+    source.put_records([{"Data": retail(i), "PartitionKey": "k"} for i in range(10)])
+    wb.firehose.create_delivery_stream("s", kinesis_stream="source", bucket="lab", prefix="a/")
+    assert wb.firehose.delivery_stream("s").flush()["delivered_records"] == 10
+    wb.firehose.delete_delivery_stream("s")
+    wb.firehose.create_delivery_stream("s", kinesis_stream="source", bucket="lab", prefix="b/")
+    assert wb.firehose.delivery_stream("s").flush()["delivered_records"] == 10
+    assert len(json_lines(wb, "s3://lab/b/")) == 10

@@ -117,7 +117,7 @@ def test_nexmark_ratio_fields_ids_and_hot_auctions():
 
 
 def test_nexmark_disorder_within_4s_respects_the_watermark():
-    frame = nexmark(out_of_order=0.3, max_delay="4s").frame(50_000)
+    frame = nexmark(out_of_order=0.3).frame(50_000)  # max_delay defaults to 4 s here
     times = frame["date_time"].dt.epoch("ms").to_numpy()
     watermark = np.maximum.accumulate(times) - 4000
     assert (times >= watermark).all()
@@ -210,3 +210,19 @@ def test_clickstream_daily_traffic_shape():
 def test_unknown_settings_are_refused_with_what_is_allowed():
     with pytest.raises(InvalidArgumentException, match=r"no setting colour.*allowed:.*devices"):
         sensors(colour="red")
+
+
+@pytest.mark.parametrize(
+    ("source", "settings", "message"),
+    [
+        (sensors, {"devices": 0}, "devices must be a whole number"),
+        (sensors, {"anomaly_rate": 2}, "anomaly_rate is a fraction"),
+        (clickstream, {"session_gap": "0s"}, "session_gap must be"),
+        (retail, {"customers": "many"}, "customers must be a whole number"),
+        (nexmark, {"hot_auction_ratio": 0}, "hot_auction_ratio"),
+        (retail, {"lines_per_invoice": "x"}, "lines_per_invoice must be a number"),
+    ],
+)
+def test_bad_model_options_are_refused_with_what_is_allowed(source, settings, message):
+    with pytest.raises(InvalidArgumentException, match=message):
+        source(**settings).frame(10)

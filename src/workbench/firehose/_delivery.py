@@ -77,6 +77,10 @@ class Source(Protocol):
         """Every record up to ``delivered_through`` is in the lake (and, with
         ``everything_read``, every record read so far): the source may checkpoint or forget."""
 
+    def rewind(self) -> None:
+        """Forget read positions kept inside the source: the next poll starts from the
+        positions it is given (or from the source's checkpoint, behind them)."""
+
     def close(self) -> None:
         """Let go of what the source holds (leases)."""
 
@@ -233,6 +237,15 @@ class Delivery:
             self._wake.clear()
 
     # -- recovery -------------------------------------------------------------------------------
+    @property
+    def recovered(self) -> bool:
+        return self._state is not None
+
+    def committed_metrics(self) -> dict[str, Any]:
+        saved = self._state_file.load().get("metrics") or {}
+        fields = Metrics.__dataclass_fields__
+        return Metrics(**{k: v for k, v in saved.items() if k in fields}).as_dict()
+
     def _recover(self) -> None:
         if self._state is not None:
             return
@@ -255,6 +268,16 @@ class Delivery:
         self.metrics = Metrics(
             **{k: v for k, v in saved.items() if k in Metrics.__dataclass_fields__}
         )
+
+    def _forget(self) -> None:
+        """After a failed flush, start over from the journal as after a crash: the next step
+        recovers the pending flush and reads again from the watermark."""
+        self._state = None
+        self._buffers.clear()
+        self._sealed.clear()
+        self._read.clear()
+        self._seqs.clear()
+        self.source.rewind()
 
     def _take_lock(self) -> None:
         if self._lock_fd is not None:
@@ -296,6 +319,7 @@ class Delivery:
                 self.metrics = before
                 self._read[shard] = (seq, ordinal)
                 self._seqs[shard].pop()
+                self.source.rewind()
                 raise
             for staged in self._staged:
                 self._buffer_rows(*staged)
@@ -600,10 +624,14 @@ class Delivery:
                 del self._buffers[(b.kind, b.label)]
         state = self._next_state(buffers, objects)
         current = dict(self._state, pending={"objects": [u for u, _, _ in objects], "state": state})
-        self._state_file.save(current)
-        for uri, body, _ in objects:
-            self.lake.put(uri, body)
-        self._state_file.save(state)
+        try:
+            self._state_file.save(current)
+            for uri, body, _ in objects:
+                self.lake.put(uri, body)
+            self._state_file.save(state)
+        except Exception:
+            self._forget()
+            raise
         self._state = state
         self._release()
         self._refresh_gauges()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,8 +93,10 @@ class DeliveryStream:
         """Records in, records / bytes / objects delivered, failures by error output type,
         dropped records, records still buffered and data freshness in seconds."""
         delivery = self._delivery
-        delivery._recover()
-        return dict(delivery.metrics.as_dict(), last_error=delivery.last_error)
+        if delivery.recovered:
+            return dict(delivery.metrics.as_dict(), last_error=delivery.last_error)
+        # Not delivering in this process (maybe in another one): what the journal last committed.
+        return dict(delivery.committed_metrics(), last_error=None)
 
     def progress(self, total: int | None = None, **tqdm_options: Any) -> Any:
         """A tqdm bar (a widget in notebooks) of delivered records; call ``.update_to()``."""
@@ -251,6 +254,12 @@ class Firehose:
             }
             if source:
                 description["Source"] = source
+                # A consumer application of its own, new for each delivery stream created: a
+                # deleted and re-created delivery stream starts from TRIM_HORIZON again.
+                atomic_write_json(
+                    folder / "source.json",
+                    {"application": f"firehose-{name}-{uuid.uuid4().hex[:8]}"},
+                )
             atomic_write_json(folder / "config.json", description)
         return {"DeliveryStreamARN": stream_arn(name)}
 
@@ -466,15 +475,18 @@ class Firehose:
                 source: Any = DirectPutSource(folder / "buffer")
             else:
                 arn = description["Source"]["KinesisStreamSourceDescription"]["KinesisStreamARN"]
-                application = self._wb.streams.consumer(
-                    arn_name(arn, "kinesis"),
-                    f"firehose-{name}",
-                    # One process delivers a delivery stream (deliver.lock): a fixed worker id
-                    # takes its leases back at once after a crash.
-                    worker_id=f"firehose-{name}",
-                    format="arrow",
+                application = read_json(folder / "source.json")["application"]
+                source = StreamSource(
+                    lambda: self._wb.streams.consumer(
+                        arn_name(arn, "kinesis"),
+                        application,
+                        # One process delivers a delivery stream (deliver.lock): a fixed worker
+                        # id takes its leases back at once after a crash.
+                        worker_id=application,
+                        format="arrow",
+                    ),
+                    arn,
                 )
-                source = StreamSource(application, arn)
             delivery = Delivery(
                 name=name,
                 arn=description["DeliveryStreamARN"],

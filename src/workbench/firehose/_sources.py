@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,9 @@ class DirectPutSource:
     def release(self, shard: str, delivered_through: str, everything_read: bool) -> None:
         self.journal.release(int(delivered_through) + 1)
 
+    def rewind(self) -> None:
+        """Nothing to do: every poll reads from the position it is given."""
+
     def close(self) -> None:
         """Nothing to let go: the journal holds no resources between calls."""
 
@@ -60,8 +64,9 @@ class StreamSource:
     are skipped here by sequence number.
     """
 
-    def __init__(self, application: Any, arn: str) -> None:
-        self.application = application
+    def __init__(self, open_application: Callable[[], Any], arn: str) -> None:
+        self._open_application = open_application
+        self.application = open_application()
         self.arn = arn
         self._held: dict[str, deque[Any]] = {}
         self._behind: dict[str, int] = {}
@@ -128,6 +133,12 @@ class StreamSource:
         if last is not None:
             with contextlib.suppress(LeaseLost):
                 last.checkpoint()
+
+    def rewind(self) -> None:
+        """Read again from the application's checkpoint (after a failed step)."""
+        self.application.close()
+        self._held.clear()
+        self.application = self._open_application()
 
     def close(self) -> None:
         self.application.close()

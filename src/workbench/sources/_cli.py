@@ -65,11 +65,14 @@ def _sink(wb, service_name: str, stream: str, dry_run: bool, verbose: bool):
     if dry_run or service_name == "console":
         return LineSink(echo)
     if service_name == "firehose":
-        _failure(
-            "--service-name firehose needs the Firehose room, which this workbench does not have "
-            "yet: use kinesis (a data stream) or console"
-        )
-    target = wb.streams.stream(stream)
+        if not hasattr(type(wb), "firehose"):
+            _failure(
+                "--service-name firehose needs the Firehose room, which this workbench does not "
+                "have yet: use kinesis (a data stream) or console"
+            )
+        target = wb.firehose.delivery_stream(stream)
+    else:
+        target = wb.streams.stream(stream)
     return LineSink(echo, then=target) if verbose else target
 
 

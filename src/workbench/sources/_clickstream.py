@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from workbench.clock import parse_duration
-from workbench.sources._knobs import Rate
+from workbench.sources._knobs import Rate, count, positive
 from workbench.sources._source import Weighted, seconds_as_datetime, zipf_weights
 
 EVENT_TYPES = ("page_view", "search", "add_to_cart", "purchase")
@@ -56,20 +56,20 @@ class ClickstreamModel:
     ) -> None:
         o = {**self.defaults, **options}
         self._rng = rng
-        self._gap = parse_duration(o["session_gap"])
-        self._think = parse_duration(o["think_time"])
+        self._gap = positive("session_gap", parse_duration(o["session_gap"]))
+        self._think = positive("think_time", parse_duration(o["think_time"]))
         if o["users"] is None:
             # Enough users that, even at twice the average rate, a user is busy (in a session or
             # its gap) a third of the time at most: repeat visits without piling up sessions.
             busy = rate.per_second / self.events_per_unit * (self._gap + 10 * self._think)
             self._users = int(np.clip(6 * busy, 1000, 5_000_000))
         else:
-            self._users = int(o["users"])
+            self._users = count("users", o["users"])
         self._device = _DEVICE_TABLE.sample(rng, self._users).astype(np.int8)
         self._country = (
             Weighted(zipf_weights(len(_COUNTRIES), 1.2)).sample(rng, self._users).astype(np.int8)
         )
-        products = int(o["products"])
+        products = count("products", o["products"])
         self._product_table = Weighted(zipf_weights(products, 1.0))
         ids = [f"{i:05d}" for i in range(products)]
         self._products = pl.Series([*ids, None], dtype=pl.String)
@@ -121,7 +121,7 @@ class ClickstreamModel:
         # Sorting and holding back happen on numbers; text is made only for what is emitted.
         if self._pending:
             events = {k: np.concatenate([self._pending[k], v]) for k, v in events.items()}
-        order = np.argsort(events["_t"], kind="stable")
+        order = np.argsort(events["_t"])
         ready = int(np.searchsorted(events["_t"], float(starts[-1]), side="right", sorter=order))
         self._pending = {k: v[order[ready:]] for k, v in events.items()}
         return self._texts({k: v[order[:ready]] for k, v in events.items()})

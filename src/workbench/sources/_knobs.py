@@ -31,16 +31,34 @@ _DAILY = np.array(
 _DAILY = _DAILY / _DAILY.mean()
 
 
-def _positive(name: str, value: float, allow_zero: bool = False) -> float:
-    number = float(value)
+def _number(name: str, value: float) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InvalidArgumentException(f"{name} must be a number, got {value!r}") from None
+
+
+def positive(name: str, value: float, allow_zero: bool = False) -> float:
+    """A finite number above zero (or zero too), or a clear error naming the setting."""
+    number = _number(name, value)
     if not (number >= 0 if allow_zero else number > 0) or not np.isfinite(number):
         allowed = "zero or more" if allow_zero else "more than zero"
         raise InvalidArgumentException(f"{name} must be a finite number {allowed}, got {value!r}")
     return number
 
 
-def _fraction(name: str, value: float) -> float:
-    number = float(value)
+def count(name: str, value: int) -> int:
+    """A whole number of things, at least one."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise InvalidArgumentException(
+            f"{name} must be a whole number of at least 1, got {value!r}"
+        )
+    return int(value)
+
+
+def fraction(name: str, value: float) -> float:
+    """A fraction between 0 and 1, or a clear error naming the setting."""
+    number = _number(name, value)
     if not 0.0 <= number <= 1.0:
         raise InvalidArgumentException(f"{name} is a fraction between 0 and 1, got {value!r}")
     return number
@@ -71,7 +89,7 @@ class Rate:
     _hourly: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "per_second", _positive("rate", self.per_second))
+        object.__setattr__(self, "per_second", positive("rate", self.per_second))
         if isinstance(self.shape, str):
             if self.shape not in ("constant", "daily"):
                 raise InvalidArgumentException(
@@ -88,15 +106,15 @@ class Rate:
             hourly = hourly / hourly.mean()
         object.__setattr__(self, "_hourly", hourly)
         if self.burst_every is not None:
-            every = _positive("burst_every", parse_duration(self.burst_every))
-            length = _positive("burst_for", parse_duration(self.burst_for))
+            every = positive("burst_every", parse_duration(self.burst_every))
+            length = positive("burst_for", parse_duration(self.burst_for))
             if length >= every:
                 raise InvalidArgumentException(
                     f"burst_for ({length:g} s) must be shorter than burst_every ({every:g} s)"
                 )
             object.__setattr__(self, "burst_every", every)
             object.__setattr__(self, "burst_for", length)
-            object.__setattr__(self, "burst_factor", _positive("burst_factor", self.burst_factor))
+            object.__setattr__(self, "burst_factor", positive("burst_factor", self.burst_factor))
 
     @property
     def constant(self) -> bool:
@@ -133,6 +151,27 @@ class Knobs:
       of the wrong JSON type). Malformed records exist in ``records()``, ``json_lines()`` and
       producers, not in typed frames.
 
+    Each knob on a source (event times move back from arrival; ``arrival=True`` shows both):
+
+    >>> from workbench.sources import sensors
+    >>> frame = sensors(out_of_order=0.3, max_delay="2s").frame(1000, arrival=True)
+    >>> lag = (frame["arrival_time"] - frame["event_time"]).dt.total_milliseconds()
+    >>> 0.2 < (lag > 0).mean() < 0.4, lag.max() <= 2000
+    (True, True)
+    >>> late = sensors(late=0.1, late_after="30s").frame(1000, arrival=True)
+    >>> lag = (late["arrival_time"] - late["event_time"]).dt.total_milliseconds()
+    >>> bool(lag.filter(lag > 0).min() > 30_000)
+    True
+    >>> sensors(duplicates=0.1).frame(1000).is_duplicated().any()
+    True
+    >>> lines = list(sensors(malformed=0.2, malformed_kinds=["bad_json"]).json_lines(50))
+    >>> sum(not line.endswith("}") or "'" in line for line in lines) > 0
+    True
+    >>> sensors(rate=Rate(10)).frame(101)["event_time"].dt.epoch("s").max() - 1767225600 > 5
+    True
+
+    Bad values are refused with what is allowed:
+
     >>> Knobs(out_of_order=1.5)
     Traceback (most recent call last):
     ...
@@ -154,11 +193,11 @@ class Knobs:
         rate = self.rate if isinstance(self.rate, Rate) else Rate(self.rate)
         object.__setattr__(self, "rate", rate)
         for name in ("out_of_order", "late", "duplicates", "malformed"):
-            object.__setattr__(self, name, _fraction(name, getattr(self, name)))
+            object.__setattr__(self, name, fraction(name, getattr(self, name)))
         if self.out_of_order + self.late > 1:
             raise InvalidArgumentException("out_of_order + late cannot exceed 1")
         for name in ("max_delay", "late_after"):
-            object.__setattr__(self, name, _positive(name, parse_duration(getattr(self, name))))
+            object.__setattr__(self, name, positive(name, parse_duration(getattr(self, name))))
         kinds = (
             (self.malformed_kinds,)
             if isinstance(self.malformed_kinds, str)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
-from workbench.sources._knobs import Rate
+from workbench.sources._knobs import Rate, count, positive
 from workbench.sources._source import seconds_as_datetime
 
 PROPORTION = 50  # events per cycle: 1 person, 3 auctions, 46 bids
@@ -36,6 +36,7 @@ _CITIES = ["Phoenix", "Los Angeles", "San Francisco", "Boise", "Portland", "Bend
 _STATES = ["AZ", "CA", "ID", "OR", "WA", "WY"]
 _HOT_CHANNELS = ["Google", "Facebook", "Baidu", "Apple"]
 _CHANNELS = 10000
+_HOT_KINDS = ("auction", "bidder", "seller")
 
 PERSON_FIELDS = [
     "id",
@@ -87,24 +88,24 @@ class NexmarkModel:
 
         o = {**self.defaults, **options}
         self._rng = rng
-        self._hot = {k: int(o[f"hot_{k}_ratio"]) for k in ("auction", "bidder", "seller")}
-        self._auction_length = parse_duration(o["auction_length"])
+        self._hot = {k: count(f"hot_{k}_ratio", o[f"hot_{k}_ratio"]) for k in _HOT_KINDS}
+        self._auction_length = positive("auction_length", parse_duration(o["auction_length"]))
         self._words = pl.Series(
             ["".join(w) for w in rng.choice(list("abcdefghijklmnopqrstuvwxyz"), (2000, 7))]
         )
         self._event = 0
         # Text made once and gathered per event: building strings per row is the slow part.
+        # As in the reference, each channel has one URL; numbered ones carry their id.
         words = self._words.to_list()
-        self._urls = pl.Series(
-            [
-                f"https://www.nexmark.com/{a}/{b}/{c}/item.htm?query=1"
-                for a, b, c in zip(words, words[1:] + words[:1], words[7:] + words[:7], strict=True)
-            ]
-        )
         numbered = range(_CHANNELS)
         self._channels = pl.Series([*_HOT_CHANNELS, *(f"channel-{n}" for n in numbered)])
-        self._channel_ids = pl.Series(
-            [""] * len(_HOT_CHANNELS) + [f"&channel_id={n}" for n in numbered]
+        suffixes = [""] * len(_HOT_CHANNELS) + [f"&channel_id={n}" for n in numbered]
+        self._channel_urls = pl.Series(
+            [
+                f"https://www.nexmark.com/{words[i % 2000]}/{words[(i * 7 + 1) % 2000]}/"
+                f"{words[(i * 13 + 5) % 2000]}/item.htm?query=1{suffix}"
+                for i, suffix in enumerate(suffixes)
+            ]
         )
 
     def chunk(self, times: np.ndarray) -> pl.DataFrame:
@@ -196,14 +197,13 @@ class NexmarkModel:
             rng.integers(0, len(_HOT_CHANNELS), count),
             len(_HOT_CHANNELS) + rng.integers(0, _CHANNELS, count),
         )
-        url = self._urls.gather(rng.integers(0, len(self._urls), count))
         return pl.DataFrame(
             {
                 "auction": FIRST_ID + auction,
                 "bidder": self._pick_person(last_person, self._hot["bidder"]),
                 "price": _log_uniform_cents(rng, count),
                 "channel": self._channels.gather(channel),
-                "url": url + self._channel_ids.gather(channel),
+                "url": self._channel_urls.gather(channel),
             }
         )
 

@@ -48,6 +48,29 @@ class StreamSink:
         return repr(getattr(self.stream, "name", self.stream))
 
 
+class DeliveryStreamSink:
+    """A Firehose delivery stream (anything with ``put_record_batch``), as PutRecordBatch calls.
+
+    >>> class Recorder:
+    ...     def put_record_batch(self, records):
+    ...         return {"FailedPutCount": 1, "RequestResponses": [
+    ...             {"RecordId": "1"}, {"ErrorCode": "ServiceUnavailableException"}]}
+    >>> DeliveryStreamSink(Recorder()).put([{"Data": b"a"}, {"Data": b"b"}])
+    [None, 'ServiceUnavailableException']
+    """
+
+    def __init__(self, delivery_stream: Any) -> None:
+        self.delivery_stream = delivery_stream
+
+    def put(self, entries: list[dict[str, Any]]) -> list[str | None]:
+        # Firehose takes no partition key: records are only their data.
+        result = self.delivery_stream.put_record_batch([{"Data": e["Data"]} for e in entries])
+        return [r.get("ErrorCode") for r in result["RequestResponses"]]
+
+    def __repr__(self) -> str:
+        return repr(getattr(self.delivery_stream, "name", self.delivery_stream))
+
+
 class LineSink:
     """Records written as lines to a function (``print`` for the console, None for a dry run),
     then passed on to another sink or stream if ``then`` is given (the lab's ``--verbose``).
@@ -76,13 +99,16 @@ class LineSink:
 
 
 def as_sink(target: Any) -> Sink:
-    """A stream (``put_records``) or a Sink (``put``)."""
+    """A stream (``put_records``), a delivery stream (``put_record_batch``) or a Sink (``put``)."""
     if hasattr(target, "put_records"):
         return StreamSink(target)
+    if hasattr(target, "put_record_batch"):
+        return DeliveryStreamSink(target)
     if hasattr(target, "put"):
         return target
     raise InvalidArgumentException(
-        f"cannot produce into {target!r}: give a Stream (with put_records) or a Sink (with put)"
+        f"cannot produce into {target!r}: give a Stream (put_records), a delivery stream "
+        "(put_record_batch) or a Sink (put)"
     )
 
 
@@ -175,14 +201,8 @@ class Producer:
         start = source.timeline_start() if source.start is not None else self.clock.now()
         keys = np.random.default_rng([source.seed, 1])
         bar = _progress_bar(self.max_count, source.name) if self.progress else None
-        left = self.max_count
         try:
-            for chunk in source.chunks(start):
-                if left is not None:
-                    if left <= 0:
-                        break
-                    chunk = chunk.head(left)
-                    left -= chunk.height
+            for chunk in source.chunks(start, self.max_count):
                 data = [(line + "\n").encode() for line in source.render(chunk, text=True)]
                 if self.partition_key is None:
                     key_numbers = keys.integers(1, PARTITIONS + 1, len(data))

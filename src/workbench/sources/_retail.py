@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
-from workbench.sources._knobs import Rate
+from workbench.sources._knobs import Rate, count, fraction, positive
 from workbench.sources._source import Weighted, seconds_as_text, zipf_weights
 
 FIRST_INVOICE = 489434
@@ -65,10 +65,10 @@ class RetailModel:
     ) -> None:
         o = {**self.defaults, **options}
         self._rng = rng
-        self._guest_share = float(o["guest_share"])
-        self._line_p = 1.0 / float(o["lines_per_invoice"])
-        self.events_per_unit = float(o["lines_per_invoice"])
-        products, customers = int(o["products"]), int(o["customers"])
+        self._guest_share = fraction("guest_share", o["guest_share"])
+        self.events_per_unit = max(positive("lines_per_invoice", o["lines_per_invoice"]), 1.0)
+        self._line_p = 1.0 / self.events_per_unit
+        products, customers = count("products", o["products"]), count("customers", o["customers"])
 
         codes = rng.choice(np.arange(10000, 100000), products, replace=False).astype(str)
         letters = np.where(

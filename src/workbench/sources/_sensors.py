@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from workbench.clock import parse_duration
-from workbench.sources._knobs import Rate
+from workbench.sources._knobs import Rate, count, fraction, positive
 from workbench.sources._source import seconds_as_datetime
 
 ANOMALY_KINDS = ("temperature_spike", "humidity_drop", "vibration_burst")
@@ -43,11 +43,11 @@ class SensorsModel:
         self, rng: np.random.Generator, options: dict[str, Any], start: float, rate: Rate
     ) -> None:
         o = {**self.defaults, **options}
-        devices, fleets = int(o["devices"]), int(o["fleets"])
+        devices, fleets = count("devices", o["devices"]), count("fleets", o["fleets"])
         self._rng, self._devices, self._start = rng, devices, start
-        self._anomaly_rate = float(o["anomaly_rate"])
-        self._dropout_rate = float(o["dropout_rate"])
-        self._dropout_for = parse_duration(o["dropout_for"])
+        self._anomaly_rate = fraction("anomaly_rate", o["anomaly_rate"])
+        self._dropout_rate = fraction("dropout_rate", o["dropout_rate"])
+        self._dropout_for = positive("dropout_for", parse_duration(o["dropout_for"]))
         self.events_per_unit = max(1.0 - self._dropout_rate, 1e-3)
         self._ids = pl.Series([f"sensor-{i:04d}" for i in range(devices)])
         self._fleet_of = pl.Series([f"fleet-{chr(97 + i % 26)}" for i in range(fleets)]).gather(
@@ -57,7 +57,9 @@ class SensorsModel:
         self._humidity = rng.uniform(35.0, 60.0, devices)
         self._vibration = rng.lognormal(np.log(0.3), 0.5, devices)
         # Most devices hardly drift; a few drift a lot, which is what recalibration catches.
-        self._drift = float(o["max_drift_per_day"]) * rng.beta(0.5, 3.0, devices)
+        self._drift = positive(
+            "max_drift_per_day", o["max_drift_per_day"], allow_zero=True
+        ) * rng.beta(0.5, 3.0, devices)
         self._outage_salt = int(rng.integers(0, 1 << 62))
         self._reading = 0
 

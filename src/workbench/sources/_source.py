@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -125,12 +126,7 @@ class Source:
                 "malformed records have no typed columns: use records(), json_lines() or a "
                 "producer, or set malformed=0 for frame()"
             )
-        parts, have = [], 0
-        for chunk in self.chunks(self.timeline_start()):
-            if have >= n:
-                break
-            parts.append(chunk.head(n - have))
-            have += parts[-1].height
+        parts = list(self.chunks(self.timeline_start(), n))
         frame = pl.concat(parts) if parts else self._empty()
         keep = [*self.model.columns, *([ARRIVAL] if arrival else [])]
         return frame.with_columns(_seconds_to_datetime(pl.col(_ARRIVAL_S)).alias(ARRIVAL)).select(
@@ -174,8 +170,7 @@ class Source:
 
     # -- the shared pipeline ------------------------------------------------------------------
 
-    def chunks(self, start: float) -> Iterator[pl.DataFrame]:
-        """Vectorised chunks of events with private columns (arrival, malformed kind)."""
+    def _all_chunks(self, start: float) -> Iterator[pl.DataFrame]:
         model_rng, time_rng, knob_rng = (
             np.random.default_rng(s) for s in np.random.SeedSequence(self.seed).spawn(3)
         )
@@ -222,18 +217,27 @@ class Source:
         )
 
     def _empty(self) -> pl.DataFrame:
-        chunk = next(self.chunks(self.timeline_start()))
+        chunk = next(self._all_chunks(self.timeline_start()))
         return chunk.clear()
 
     def _rendered(self, n: int | None, text: bool) -> Iterator[Any]:
-        left = n
-        for chunk in self.chunks(self.timeline_start()):
+        # chain() hands out the rendered records from C: a generator would cost a Python
+        # frame resume per record.
+        return itertools.chain.from_iterable(
+            self.render(chunk, text) for chunk in self.chunks(self.timeline_start(), n)
+        )
+
+    def chunks(self, start: float, limit: int | None = None) -> Iterator[pl.DataFrame]:
+        """Vectorised chunks of the first ``limit`` events (all for None), with private columns
+        for the arrival time and malformed kind; what every output mode is made of."""
+        left = limit
+        for chunk in self._all_chunks(start):
             if left is not None:
                 if left <= 0:
                     return
                 chunk = chunk.head(left)
                 left -= chunk.height
-            yield from self.render(chunk, text)
+            yield chunk
 
     def render(self, chunk: pl.DataFrame, text: bool) -> list[Any]:
         """JSON lines (``text``) or dicts for a chunk, malformed records broken as asked."""
