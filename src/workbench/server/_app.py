@@ -116,9 +116,10 @@ def build_app(
     """An ASGI app serving ``services``; each handler is called as ``handler(context, params)``."""
     by_prefix = {service.model.target_prefix: service for service in services}
     auth = SigV4Check(credentials)
-    # The engine is safe across processes (flock), but its per-shard flock is one descriptor
-    # shared by the threads of a process and so does not exclude them: handler calls from the
-    # worker threads take turns. (Event streams are read outside it, batch by batch.)
+    # Handler calls from the worker threads take turns: the services are made safe across
+    # processes (flock), and the server does not count on every part of every service being
+    # safe across threads of one process (the streams log was not, at first). Their work is
+    # CPU-bound under the GIL, so little is lost. Event streams are read outside the turn.
     engine_turn = threading.Lock()
 
     def call(handler: Handler, params: dict[str, Any]) -> Any:
