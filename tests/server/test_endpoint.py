@@ -208,3 +208,30 @@ def test_the_aws_cli_works_against_the_endpoint(endpoint):
     )
     assert put["ShardId"] == "shardId-000000000000"
     assert aws("list-streams")["StreamNames"] == ["cli"]
+
+
+@pytest.mark.parametrize("token", ["forged", "kept/forged", "kept/" + "A" * 200, "/x"])
+def test_forged_iterators_are_invalid_arguments(endpoint, token):
+    kinesis = client_factory(endpoint.url)
+    kinesis.create_stream(StreamName="kept", ShardCount=1)
+    with pytest.raises(ClientError) as caught:
+        kinesis.get_records(ShardIterator=token)
+    assert caught.value.response["Error"]["Code"] == "InvalidArgumentException"
+
+
+def test_list_streams_and_describe_stream_page_as_boto3_paginators_expect(endpoint):
+    kinesis = client_factory(endpoint.url)
+    names = [f"page-{i}" for i in range(7)]
+    for name in names:
+        kinesis.create_stream(StreamName=name, ShardCount=1)
+    listed = []
+    for page in kinesis.get_paginator("list_streams").paginate(PaginationConfig={"PageSize": 3}):
+        listed += page["StreamNames"]
+    assert listed == names
+    kinesis.create_stream(StreamName="wide", ShardCount=5)
+    shards = []
+    for page in kinesis.get_paginator("describe_stream").paginate(
+        StreamName="wide", PaginationConfig={"PageSize": 2}
+    ):
+        shards += [s["ShardId"] for s in page["StreamDescription"]["Shards"]]
+    assert shards == [f"shardId-{i:012d}" for i in range(5)]

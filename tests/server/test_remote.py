@@ -94,3 +94,10 @@ def test_an_unknown_backend_is_refused(monkeypatch, tmp_path):
     monkeypatch.setenv("WORKBENCH_BACKEND", "kafka")
     with pytest.raises(InvalidArgumentException, match="embedded, aws"):
         _ = Workbench(home=tmp_path).streams
+
+
+def test_describe_stream_gathers_every_page_of_shards(make_endpoint):
+    remote = RemoteStreams.connect(make_endpoint().url)
+    remote.create_stream("many", 120)
+    shards = remote.describe_stream("many")["StreamDescription"]["Shards"]
+    assert [s["ShardId"] for s in shards] == [f"shardId-{i:012d}" for i in range(120)]

@@ -445,7 +445,18 @@ class RemoteStreams(_FanOut):
         )
 
     def describe_stream(self, name: str) -> dict:
-        return self.call("describe_stream", StreamName=name)
+        """DescribeStream's answer with every shard (AWS pages them 100 at a time)."""
+        answer = self.call("describe_stream", StreamName=name)
+        description = answer["StreamDescription"]
+        while description.get("HasMoreShards") and description["Shards"]:
+            page = self.call(
+                "describe_stream",
+                StreamName=name,
+                ExclusiveStartShardId=description["Shards"][-1]["ShardId"],
+            )["StreamDescription"]
+            description["Shards"] += page["Shards"]
+            description["HasMoreShards"] = page.get("HasMoreShards", False)
+        return answer
 
     def describe_stream_summary(self, name: str) -> dict:
         return self.call("describe_stream_summary", StreamName=name)
