@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from _raw import client_factory
 from botocore.exceptions import ClientError
@@ -87,3 +89,20 @@ def test_batches_over_500_records_are_validation_errors(lab):
     with pytest.raises(ClientError) as caught:
         firehose.put_record_batch(DeliveryStreamName="retail", Records=[{"Data": b"x"}] * 501)
     assert caught.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_records_put_through_the_endpoint_are_delivered_by_themselves(lab):
+    """As on AWS: nobody calls flush; the buffer interval passes and the objects appear."""
+    wb, firehose = lab
+    _create(firehose, "auto")
+    firehose.put_record_batch(
+        DeliveryStreamName="auto", Records=[{"Data": f"{i}\n".encode()} for i in range(10)]
+    )
+    wb.clock.advance("61s")
+    deadline = time.monotonic() + 20
+    while not wb.lake.list("s3://lab/json-data/") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    objects = wb.lake.list("s3://lab/json-data/")
+    assert sorted(b"".join(wb.lake.get(o.uri) for o in objects).split()) == sorted(
+        f"{i}".encode() for i in range(10)
+    )

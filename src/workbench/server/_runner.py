@@ -34,6 +34,12 @@ def make_app(
     return build_app(context, [KINESIS, FIREHOSE], credentials=credentials, max_body=max_body)
 
 
+def _stop_deliveries(context: Any) -> None:
+    from workbench.server._firehose import stop_deliveries
+
+    stop_deliveries(context)
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say so, and
@@ -93,7 +99,10 @@ class Endpoint:
         sock = _bind(self.host, self.port)
         self.port = sock.getsockname()[1]
         announce(self.url)
-        uvicorn.Server(self._config()).run(sockets=[sock])
+        try:
+            uvicorn.Server(self._config()).run(sockets=[sock])
+        finally:
+            _stop_deliveries(self.context)
 
     def start(self) -> str:
         """Serve in a background thread; return the endpoint URL once it accepts connections."""
@@ -121,6 +130,7 @@ class Endpoint:
         self._server.should_exit = True
         self._thread.join(10)
         self._server = self._thread = None
+        _stop_deliveries(self.context)
 
     def __enter__(self) -> str:
         return self.start()
