@@ -99,3 +99,9 @@ def client_factory(url: str, service: str = "kinesis", **options) -> object:
         aws_secret_access_key="workbench-secret",
         config=config,
     )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

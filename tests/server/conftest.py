@@ -15,15 +15,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from _raw import free_port
 
 from workbench import Workbench
 from workbench.server import Endpoint, RemoteStreams
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_listening(port: int, process: subprocess.Popen, timeout: float = 15.0) -> None:

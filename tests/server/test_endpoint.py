@@ -13,9 +13,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from _raw import client_factory, post
+from _raw import client_factory, free_port, post
 from botocore.exceptions import ClientError
-from conftest import free_port
 
 from workbench import Workbench
 from workbench.server import Endpoint
