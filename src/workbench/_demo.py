@@ -111,6 +111,36 @@ def _analytics_step(wb: Workbench) -> list[Output]:
     ]
 
 
+def _server_step(wb: Workbench) -> list[Output]:
+    import boto3
+
+    from workbench.server import Endpoint
+
+    with Endpoint(wb) as url:
+        kinesis = boto3.client(
+            "kinesis",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="workbench",
+            aws_secret_access_key="workbench",
+        )
+        kinesis.create_stream(StreamName="boto3-round-trip", ShardCount=1)
+        put = kinesis.put_record(
+            StreamName="boto3-round-trip", Data=b'{"hello": "kinesis"}', PartitionKey="part-00001"
+        )
+        iterator = kinesis.get_shard_iterator(
+            StreamName="boto3-round-trip", ShardId=put["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records = kinesis.get_records(ShardIterator=iterator)["Records"]
+    return [
+        Output(
+            f"boto3 put_record/get_records round trip: {len(records)} record back, data "
+            f"{records[0]['Data'].decode()}, through the endpoint",
+            url,
+        ),
+    ]
+
+
 def _sources_step(wb: Workbench) -> list[Output]:
     from workbench.errors import ResourceNotFoundException
     from workbench.sources import retail
@@ -229,6 +259,7 @@ STEPS: list[tuple[str, Step]] = [
     ("Data Analytics windows", _analytics_step),
     ("Speed layer: UpsertToES into the search index, the Kibana dashboard", _speed_layer_step),
     ("Video Streams: a synthetic camera, fragments, a clip and a thumbnail", _video_step),
+    ("AWS-compatible endpoint", _server_step),
 ]
 
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from workbench.functions import Functions
     from workbench.lake import Athena, Catalog, Lake
     from workbench.search import SearchIndices
+    from workbench.server import Endpoint
     from workbench.streams import Streams
     from workbench.video import Video
 
@@ -47,6 +48,13 @@ class Workbench:
         return Analytics(self)
 
     @cached_property
+    def server(self) -> Endpoint:
+        """The Kinesis/Firehose endpoint over this workbench: ``url = wb.server.start()``."""
+        from workbench.server import Endpoint
+
+        return Endpoint(self)
+
+    @cached_property
     def lake(self) -> Lake:
         """S3-shaped buckets and objects (``s3://bucket/key``) in ``<home>/lake/`` or on S3."""
         from workbench.lake import Lake
@@ -62,9 +70,14 @@ class Workbench:
 
     @cached_property
     def streams(self) -> Streams:
-        """Kinesis Data Streams in this home (``<home>/streams/``)."""
+        """Kinesis Data Streams in this home (``<home>/streams/``); on a Kinesis endpoint
+        instead (AWS itself, or ``$WORKBENCH_ENDPOINT_URL``) when ``$WORKBENCH_BACKEND=aws``."""
+        from workbench.server._remote import remote_streams_if_configured
         from workbench.streams import Streams
 
+        remote = remote_streams_if_configured()
+        if remote is not None:
+            return remote  # type: ignore[return-value]
         return Streams(self.home.service_dir("streams"), self.clock)
 
     @cached_property

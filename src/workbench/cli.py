@@ -186,8 +186,31 @@ def lake(
     typer.echo(wb.lake.tree(prefix))
 
 
-def main() -> None:
-    app()
+CredentialsOption = typer.Option(
+    [],
+    "--credentials",
+    help="ACCESS_KEY:SECRET_KEY whose SigV4 signatures are verified (repeatable). "
+    "Without any, every well-formed signature is accepted.",
+)
+
+
+@app.command()
+def serve(
+    home: Path = HomeOption,
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
+    port: int = typer.Option(4567, help="TCP port; 0 picks a free one."),
+    credentials: list[str] = CredentialsOption,
+) -> None:
+    """Serve the Kinesis and Firehose APIs for boto3, the AWS CLI and the AWS SDKs."""
+    from workbench import Workbench
+    from workbench.server import Endpoint
+
+    keys = dict(item.split(":", 1) for item in credentials if ":" in item)
+    if len(keys) != len(credentials):
+        raise typer.BadParameter("--credentials takes ACCESS_KEY:SECRET_KEY")
+    endpoint = Endpoint(Workbench(home=home), host=host, port=port, credentials=keys or None)
+    typer.echo(f"Kinesis and Firehose endpoint for home {home} (Ctrl-C stops it)")
+    endpoint.serve_forever(announce=lambda url: typer.echo(f"endpoint_url: {url}"))
 
 
 @app.command()
@@ -210,6 +233,10 @@ def athena(
     scanned = f"{result.data_scanned_bytes:,} bytes scanned"
     typer.echo(f"query {result.query_id}: {result.engine_ms} ms, {scanned}")
     typer.echo(f"results: {result.output_location}")
+
+
+def main() -> None:
+    app()
 
 
 if __name__ == "__main__":

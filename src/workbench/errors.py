@@ -82,6 +82,37 @@ class ClientLimitExceededException(ServiceError):
     """A request over a Kinesis Video limit (fragments or bytes in one clip, images per call)."""
 
 
+class SerializationException(ServiceError):
+    """The request body cannot be read: malformed JSON or CBOR, bad base64, a value of the wrong
+    type."""
+
+
+class UnknownOperationException(ServiceError):
+    """The ``X-Amz-Target`` names no operation of the service."""
+
+
+class MissingAuthenticationTokenException(ServiceError):
+    """A request without an ``Authorization`` header."""
+
+
+class IncompleteSignatureException(ServiceError):
+    """An ``Authorization`` header that is not a well-formed SigV4 signature."""
+
+
+class UnrecognizedClientException(ServiceError):
+    """A SigV4 signature by an access key the service doesn't know."""
+
+
+class InvalidSignatureException(ServiceError):
+    """A SigV4 signature that doesn't match the request (e.g. a wrong secret key)."""
+
+
+class InternalFailure(ServiceError):
+    """The service failed on its side; the request may be retried."""
+
+    status = 500
+
+
 # S3's own error names, which the lake raises so code written against the lake reads like S3 code.
 class NoSuchBucket(ResourceNotFoundException):
     """The bucket of an ``s3://`` URI does not exist."""

@@ -1,0 +1,196 @@
+"""The ASGI application: one ``POST /`` that dispatches on ``X-Amz-Target``.
+
+Every request goes through the same steps, each answering with the error AWS gives: size limit,
+target (``UnknownOperationException``), SigV4 (``MissingAuthenticationTokenException`` ...), body
+codec (``SerializationException``), the model's validation (``ValidationException``), then the
+operation's handler. Handlers call the engine, which blocks on files and locks, so they run in a
+worker thread and the event loop stays free for other clients.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from workbench.errors import (
+    InternalFailure,
+    SerializationException,
+    ServiceError,
+    UnknownOperationException,
+)
+from workbench.server._auth import SigV4Check
+from workbench.server._model import ServiceModel
+from workbench.server._wire import JSON, codec_for
+
+log = logging.getLogger("workbench.server")
+
+# A PutRecords of 500 records of 1 MiB is 5 MiB of data, about 7 MiB once base64-encoded; a
+# 10 MiB record (MaxRecordSizeInKiB) is about 14 MiB. Anything past 16 MiB is refused unread.
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+
+Handler = Callable[[Any, dict[str, Any]], Any]
+
+
+@dataclass
+class Service:
+    """One AWS service: its model and the handler of each operation it serves."""
+
+    model: ServiceModel
+    handlers: dict[str, Handler] = field(default_factory=dict)
+
+    def handler(self, operation: str) -> Callable[[Handler], Handler]:
+        """Register the function below as the handler of ``operation``."""
+        if operation not in self.model.operations:
+            raise KeyError(f"{self.model.name} has no operation {operation}")
+
+        def register(function: Handler) -> Handler:
+            self.handlers[operation] = function
+            return function
+
+        return register
+
+
+@dataclass(frozen=True, eq=False)
+class EventStream:
+    """What a handler returns to answer with an event stream instead of one body.
+
+    ``close`` ends it early (the client went away, or the server stops).
+    """
+
+    messages: Iterator[bytes]
+    close: Callable[[], None]
+
+
+def _error_response(error: ServiceError, request_id: str, codec=JSON) -> Response:
+    return Response(
+        codec.encode(error.to_dict()),
+        status_code=error.status,
+        media_type=codec.content_type,
+        headers={"x-amzn-RequestId": request_id, "x-amzn-ErrorType": error.code},
+    )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge(int(declared), limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class _TooLarge(ServiceError):
+    status = 413
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"Request body of {size} bytes or more is over the limit of {limit} bytes."
+        )
+
+    @property
+    def code(self) -> str:
+        return "SerializationException"
+
+
+def build_app(
+    context: Any,
+    services: list[Service],
+    *,
+    credentials: dict[str, str] | None = None,
+    max_body: int = DEFAULT_MAX_BODY,
+) -> Starlette:
+    """An ASGI app serving ``services``; each handler is called as ``handler(context, params)``."""
+    by_prefix = {service.model.target_prefix: service for service in services}
+    auth = SigV4Check(credentials)
+    # Handler calls from the worker threads take turns: the services are made safe across
+    # processes (flock), and the server does not count on every part of every service being
+    # safe across threads of one process (the streams log was not, at first). Their work is
+    # CPU-bound under the GIL, so little is lost. Event streams are read outside the turn.
+    engine_turn = threading.Lock()
+
+    def call(handler: Handler, params: dict[str, Any]) -> Any:
+        with engine_turn:
+            return handler(context, params)
+
+    async def dispatch(request: Request) -> Response:
+        request_id = str(uuid.uuid4())
+        codec = JSON
+        try:
+            codec = codec_for(request.headers.get("content-type"))
+            service, operation = _target(request.headers.get("x-amz-target"), by_prefix)
+            body = await _read_body(request, max_body)
+            auth.verify(request.method, str(request.url), request.headers, body)
+            params = service.model.parse(operation, _object(codec.decode(body)))
+            result = await run_in_threadpool(call, service.handlers[operation], params)
+        except ServiceError as error:
+            return _error_response(error, request_id, codec)
+        except Exception:
+            log.exception("request %s failed", request_id)
+            return _error_response(InternalFailure("Internal service error."), request_id, codec)
+        headers = {"x-amzn-RequestId": request_id}
+        if isinstance(result, EventStream):
+            return StreamingResponse(
+                _until_closed(result, app.state.event_streams),
+                media_type="application/vnd.amazon.eventstream",
+                headers=headers,
+            )
+        return Response(codec.encode(result or {}), media_type=codec.content_type, headers=headers)
+
+    app = Starlette(routes=[Route("/", dispatch, methods=["POST"])])
+    app.state.event_streams = set()  # open ones, closed when the server stops
+    return app
+
+
+async def _until_closed(stream: EventStream, open_streams: set[EventStream]):
+    open_streams.add(stream)
+    try:
+        async for message in iterate_in_threadpool(stream.messages):
+            yield message
+    finally:
+        # The client may have gone: stop the engine's subscription so its thread is freed.
+        open_streams.discard(stream)
+        stream.close()
+
+
+def close_event_streams(app: Starlette) -> None:
+    """End every open event stream (SubscribeToShard) of ``app``."""
+    for stream in list(app.state.event_streams):
+        stream.close()
+
+
+def _object(body: Any) -> dict:
+    if not isinstance(body, dict):
+        raise SerializationException(
+            f"The request body must be an object, got {type(body).__name__}."
+        )
+    return body
+
+
+def _target(target: str | None, by_prefix: dict[str, Service]) -> tuple[Service, str]:
+    prefix, _, operation = (target or "").partition(".")
+    service = by_prefix.get(prefix)
+    if service is None or operation not in service.model.operations:
+        raise UnknownOperationException(
+            f"Unknown operation {target!r}: X-Amz-Target must be one of "
+            f"{', '.join(sorted(by_prefix))} followed by '.' and an operation name."
+        )
+    if operation not in service.handlers:
+        raise UnknownOperationException(
+            f"{operation} is an AWS operation the workbench does not serve; it serves "
+            f"{', '.join(sorted(service.handlers))}."
+        )
+    return service, operation
