@@ -10,7 +10,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from workbench.analytics import cumulate, hop, session, sliding, tumble
@@ -45,7 +45,7 @@ BATCH_SQL = {
         FROM events JOIN w ON ts >= ws AND ts < we GROUP BY ALL""",
     "SESSION": """
         WITH marked AS (
-            SELECT *, CASE WHEN ts - lag(ts) OVER (PARTITION BY k ORDER BY ts) <= {gap}
+            SELECT *, CASE WHEN ts - lag(ts) OVER (PARTITION BY k ORDER BY ts, x) <= {gap}
                       THEN 0 ELSE 1 END AS new FROM events),
         numbered AS (SELECT *, SUM(new) OVER (PARTITION BY k ORDER BY ts, x
                      ROWS UNBOUNDED PRECEDING) AS sid FROM marked)
@@ -115,6 +115,8 @@ def streamed(wb, kind: str, events: pl.DataFrame, delay: int, lateness: int, bat
     lateness=st.integers(0, 500),
     batch_size=st.integers(1, 40),
 )
+# Events at the same instant: one session, which the batch answer once split in two.
+@example(events=[("a", 0, 1), ("a", 0, 0)], delay=0, lateness=0, batch_size=1)
 def test_window_results_equal_batch_over_on_time_events(
     make_workbench, kind, events, delay, lateness, batch_size
 ):
