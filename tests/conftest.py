@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import socket
@@ -70,3 +71,16 @@ def moto_endpoint(tmp_path_factory):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def processes():
+    """A multiprocessing context for child processes that tests kill or race.
+
+    Children fork from a fresh single-threaded server that has imported workbench, never from
+    the test process itself: a fork of a process running DuckDB, Arrow or polars threads can
+    leave the child with a lock held by a thread that no longer exists, and it crashes.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["workbench"])
+    return context

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import itertools
-import multiprocessing
 import os
 import random
 import signal
@@ -78,20 +77,26 @@ def _producer_and_deliverer(home: str, run: int, ack_path: str, seed: int) -> No
                 stream.flush()
 
 
-def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path):
+def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path, processes):
     home = tmp_path / "home"
     _create(Workbench(home))
     ack = tmp_path / "acks.txt"
     ack.touch()
     rng = random.Random(20260301)
-    ctx = multiprocessing.get_context("fork")
+    ctx = processes
     crashes = 22
     for run in range(crashes):
         child = ctx.Process(
             target=_producer_and_deliverer, args=(str(home), run, str(ack), rng.random())
         )
+        before = ack.stat().st_size
         child.start()
-        time.sleep(rng.uniform(0.05, 0.5))
+        # Kill while it works: once it has acknowledged something, at a random moment.
+        deadline = time.monotonic() + 30
+        while ack.stat().st_size == before:
+            assert time.monotonic() < deadline, "the producer acknowledged nothing"
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0.0, 0.45))
         os.kill(child.pid, signal.SIGKILL)
         child.join(timeout=30)
         assert child.exitcode == -signal.SIGKILL
@@ -122,7 +127,7 @@ def _deliverer(home: str, seed: int) -> None:
             stream.flush()
 
 
-def test_kill_9_while_delivering_a_data_stream(tmp_path):
+def test_kill_9_while_delivering_a_data_stream(tmp_path, processes):
     home = tmp_path / "home"
     wb = Workbench(home)
     source = wb.streams.create_stream("source", shard_count=3)
@@ -130,7 +135,7 @@ def test_kill_9_while_delivering_a_data_stream(tmp_path):
     # application's checkpoint stay behind records already delivered.
     _create(wb, interval=900, kinesis_stream="source")
     rng = random.Random(7)
-    ctx = multiprocessing.get_context("fork")
+    ctx = processes
     total = 0
     for _ in range(20):
         # New records arrive between crashes, so every run has a backlog to deliver.
@@ -142,7 +147,7 @@ def test_kill_9_while_delivering_a_data_stream(tmp_path):
         total += 1500
         child = ctx.Process(target=_deliverer, args=(str(home), rng.random()))
         child.start()
-        time.sleep(rng.uniform(0.2, 1.2))
+        time.sleep(rng.uniform(0.4, 1.4))  # the child starts up first: it forks from a server
         os.kill(child.pid, signal.SIGKILL)
         child.join(timeout=30)
         assert child.exitcode == -signal.SIGKILL

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 import os
 import signal
 import time
@@ -221,13 +220,13 @@ def _write_forever(root: str, uri: str, size: int) -> None:
         lake.put(uri, bytes([n % 256]) * size)
 
 
-def test_readers_never_see_a_partial_object_even_when_the_writer_is_killed(tmp_path):
+def test_readers_never_see_a_partial_object_even_when_the_writer_is_killed(tmp_path, processes):
     root = tmp_path / "lake"
     lake = Lake.local(root)
     lake.create_bucket("lab")
     size = 4 << 20
     uri = "s3://lab/big.bin"
-    ctx = multiprocessing.get_context("fork")
+    ctx = processes
     for _ in range(3):
         writer = ctx.Process(target=_write_forever, args=(str(root), uri, size))
         writer.start()

@@ -1,6 +1,5 @@
 """The lease table and the lease-taking rules, on plain shard ids (no stream needed)."""
 
-import multiprocessing
 import sqlite3
 
 import pytest
@@ -91,10 +90,10 @@ def _race_to_take(path, worker_id, start, results):
     table.close()
 
 
-def test_only_one_process_wins_a_lease(tmp_path):
+def test_only_one_process_wins_a_lease(tmp_path, processes):
     path = tmp_path / "app.sqlite"
     LeaseTable(path).create_leases({"s0": ()}, from_horizon)
-    ctx = multiprocessing.get_context("fork")
+    ctx = processes
     start, results = ctx.Event(), ctx.Queue()
     procs = [
         ctx.Process(target=_race_to_take, args=(path, f"w{i}", start, results)) for i in range(4)
