@@ -84,3 +84,25 @@ def processes():
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["workbench"])
     return context
+
+
+@pytest.fixture
+def chromium():
+    """How Playwright launches Debian's Chromium here (it cannot download its own browser):
+    ``p.chromium.launch(**chromium)``. Skips when Chromium is not installed (.ci/run installs it).
+    """
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    # Without the background-networking flags Chromium keeps calling out from this closed
+    # network; the sandbox needs privileges CI does not have as root.
+    args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
+    return {"executable_path": executable, "args": args}

@@ -1,29 +1,13 @@
 """Exports: a self-contained HTML file that renders offline in a real browser, and a PNG."""
 
-import shutil
 import struct
 
 import pytest
 
 from workbench.dashboards import retail_sales
 
-CHROMIUM = shutil.which("chromium")
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"
-)
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
-
-@needs_chromium
-def test_exported_html_renders_every_panel_offline(make_workbench, tmp_path):
+def test_exported_html_renders_every_panel_offline(make_workbench, tmp_path, chromium):
     from playwright.sync_api import sync_playwright
 
     wb = make_workbench(300)
@@ -32,7 +16,7 @@ def test_exported_html_renders_every_panel_offline(make_workbench, tmp_path):
     assert "cdn" not in page_file.read_text().lower().split("<body>")[0]
     errors, requests = [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(**chromium)
         page = browser.new_page(viewport={"width": 1400, "height": 1200})
         page.on("console", lambda m: m.type == "error" and errors.append(m.text))
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -55,10 +39,8 @@ def test_exported_html_renders_every_panel_offline(make_workbench, tmp_path):
     assert _distinct_bytes(shot) > 50
 
 
-def test_png_export_draws_the_dashboard(make_workbench, tmp_path):
+def test_png_export_draws_the_dashboard(make_workbench, tmp_path, chromium):
     pytest.importorskip("kaleido")
-    if CHROMIUM is None:
-        pytest.skip("kaleido needs a Chromium (.ci/run installs Debian's)")
     wb = make_workbench(200)
     board = retail_sales(wb.search, wb.clock)
     path = board.to_png(tmp_path / "dashboard.png")

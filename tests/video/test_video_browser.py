@@ -2,25 +2,11 @@
 
 import functools
 import http.server
-import shutil
 import threading
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright = pytest.importorskip("playwright.sync_api")
-if not shutil.which("chromium"):
-    pytest.skip("no chromium here (apt-get install chromium)", allow_module_level=True)
-
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
@@ -35,7 +21,7 @@ def serve(tmp_path):
     server.server_close()
 
 
-def test_the_clip_plays_in_chromium(make_stream, serve):
+def test_the_clip_plays_in_chromium(make_stream, serve, chromium):
     folder, base = serve
     stream, t0 = make_stream(seconds=4, fps=10, width=320, height=240)
     (folder / "clip.mp4").write_bytes(stream.get_clip(t0, t0 + 3)["Payload"])
@@ -43,7 +29,7 @@ def test_the_clip_plays_in_chromium(make_stream, serve):
         '<video id="v" src="clip.mp4" muted playsinline preload="auto"></video>'
     )
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(**chromium)
         try:
             page = browser.new_page()
             page.goto(f"{base}/index.html")
