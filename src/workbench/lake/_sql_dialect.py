@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import sqlglot
 from sqlglot import exp
@@ -110,13 +110,14 @@ class TableName:
 
 @dataclass(frozen=True)
 class Statement:
-    kind: str = field(init=False, repr=False, default="")
+    # What Athena's history calls the statement: DDL unless a subclass says otherwise.
+    kind: ClassVar[str] = "ddl"
 
 
 @dataclass(frozen=True)
 class Query(Statement):
     tree: exp.Expression
-    kind: str = field(init=False, repr=False, default="select")
+    kind: ClassVar[str] = "select"
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,6 @@ class CreateDatabase(Statement):
     if_not_exists: bool
     comment: str = ""
     location: str | None = None
-    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,6 @@ class DropDatabase(Statement):
     name: str
     if_exists: bool
     cascade: bool
-    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
@@ -150,7 +149,6 @@ class CreateExternalTable(Statement):
     stored_as: str | None
     properties: dict[str, str]
     comment: str
-    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
@@ -160,51 +158,44 @@ class CreateTableAs(Statement):
     options: dict[str, Any]
     query: exp.Expression
     with_data: bool
-    kind: str = field(init=False, repr=False, default="ctas")
+    kind: ClassVar[str] = "ctas"
 
 
 @dataclass(frozen=True)
 class DropTable(Statement):
     table: TableName
     if_exists: bool
-    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
 class MsckRepair(Statement):
     table: TableName
-    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
 class ShowDatabases(Statement):
     pattern: str | None
-    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
 class ShowTables(Statement):
     database: str | None
     pattern: str | None
-    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
 class ShowPartitions(Statement):
     table: TableName
-    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
 class ShowCreateTable(Statement):
     table: TableName
-    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
 class Describe(Statement):
     table: TableName
-    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
@@ -212,7 +203,6 @@ class AddPartitions(Statement):
     table: TableName
     if_not_exists: bool
     partitions: tuple[tuple[dict[str, str], str | None], ...]
-    kind: str = field(init=False, repr=False, default="ddl")
 
 
 @dataclass(frozen=True)
@@ -220,7 +210,6 @@ class DropPartitions(Statement):
     table: TableName
     if_exists: bool
     partitions: tuple[dict[str, str], ...]
-    kind: str = field(init=False, repr=False, default="ddl")
 
 
 def parse(sql: str) -> Statement:
