@@ -28,15 +28,15 @@ away first, so a reader never sees half a segment).
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import fcntl
+import heapq
 import itertools
 import mmap
+import operator
 import os
 import shutil
 import stat
-import struct
 import threading
 import uuid
 from array import array
@@ -62,8 +62,12 @@ _MANY = 4096
 
 
 _MAX_WRITERS = 32
-_WRITERS: collections.OrderedDict[int, ShardLog] = collections.OrderedDict()
+_WRITERS: dict[int, ShardLog] = {}  # the logs holding descriptors, by id
 _WRITERS_LOCK = threading.Lock()
+# An append only takes a tick; the least recently used writers are found when another one opens
+# its files, which is rare, so the common put pays no bookkeeping.
+_TICKS = itertools.count(1)
+_LAST_USE = operator.attrgetter("_used")
 
 
 def _segment_names(folder: Path) -> list[int]:
@@ -95,10 +99,18 @@ class Batch:
         return int(self.data_offsets[-1]) + int(self.key_offsets[-1])
 
     @classmethod
-    def of(cls, data: list[bytes], keys: list[bytes]) -> Batch:
+    def of(cls, data: list[bytes], keys: list[str]) -> Batch:
         data_offsets = list(itertools.accumulate(map(len, data), initial=0))
-        key_offsets = list(itertools.accumulate(map(len, keys), initial=0))
-        return cls(b"".join(data), data_offsets, b"".join(keys), key_offsets)
+        encoded = "".join(keys).encode()
+        chars = list(itertools.accumulate(map(len, keys), initial=0))
+        # UTF-8 is as long as the text only when every key is ASCII, the common case: then the
+        # keys need no encoding one by one.
+        key_offsets = (
+            chars
+            if chars[-1] == len(encoded)
+            else list(itertools.accumulate((len(k.encode()) for k in keys), initial=0))
+        )
+        return cls(b"".join(data), data_offsets, encoded, key_offsets)
 
 
 def _open_rw(path: Path) -> int:
@@ -171,6 +183,7 @@ class ShardLog:
         self._dir = str(folder)
         self.fsync = fsync
         self._lock_fd: int | None = None
+        self._used = 0  # the tick of the latest append
         self._tail: _Tail | None = None
         self._views: dict[int, _SegmentView] = {}
         # flock excludes other processes only: threads of this one share the descriptor.
@@ -183,6 +196,7 @@ class ShardLog:
         # workbench._files.locked would open and close the file on every put.
         self.folder.mkdir(parents=True, exist_ok=True)
         self._lock_fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        self._close_idle_writers()
         return self._lock_fd
 
     @contextlib.contextmanager
@@ -207,17 +221,18 @@ class ShardLog:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+        with _WRITERS_LOCK:
+            _WRITERS.pop(id(self), None)
 
-    def _keep_open(self) -> None:
-        """Count this writer among the recently used; close the files of the least recently
+    def _close_idle_writers(self) -> None:
+        """Count this writer among those with open files; close the files of the least recently
         used beyond the limit (a writer holds seven descriptors, and a notebook on macOS may
         have only 256)."""
-        if _WRITERS and next(reversed(_WRITERS)) == id(self):
-            return  # already the most recent: the common case of one busy shard
         with _WRITERS_LOCK:
             _WRITERS[id(self)] = self
-            _WRITERS.move_to_end(id(self))
-            idle = [_WRITERS.popitem(last=False)[1] for _ in range(len(_WRITERS) - _MAX_WRITERS)]
+            excess = len(_WRITERS) - _MAX_WRITERS
+            others = (log for log in _WRITERS.values() if log is not self)
+            idle = heapq.nsmallest(excess, others, key=_LAST_USE) if excess > 0 else []
         for log in idle:
             if log._mutex.acquire(blocking=False):  # never wait for a busy one: no deadlock
                 try:
@@ -296,9 +311,9 @@ class ShardLog:
             numbers = self._write(tail, batch, arrival, prefix, position)
             return position, arrival, numbers
         finally:
+            self._used = next(_TICKS)
             fcntl.flock(lock, fcntl.LOCK_UN)
             self._mutex.release()
-            self._keep_open()
 
     def _write(
         self, tail: _Tail, batch: Batch, arrival: int, prefix: str, position: int
@@ -308,11 +323,10 @@ class ShardLog:
         if count > _FEW:
             data_off = (np.asarray(batch.data_offsets[1:]) + tail.data_end).astype("<i4")
             key_off = (np.asarray(batch.key_offsets[1:]) + tail.key_end).astype("<i4")
-            stamps = np.full(count, arrival, dtype="<i8")
         else:
             data_off = array("i", [o + tail.data_end for o in batch.data_offsets[1:]])
             key_off = array("i", [o + tail.key_end for o in batch.key_offsets[1:]])
-            stamps = struct.pack(f"<{count}q", *itertools.repeat(arrival, count))
+        stamps = arrival.to_bytes(8, "little", signed=True) * count
         if count > _MANY:
             seq = sequence_bytes(prefix, position, count)
         else:

@@ -2,7 +2,7 @@
 batches without copies, and what reads hand back.
 
 >>> import hashlib
->>> records, keys, hi, lo = plain_records([{"Data": b"x", "PartitionKey": "a"}], 1024)
+>>> records, keys, size, hi, lo = plain_records([{"Data": b"x", "PartitionKey": "a"}], 1024)
 >>> int(hi[0]) >> 56 == hashlib.md5(b"a").digest()[0]
 True
 """
@@ -37,32 +37,36 @@ class ArrowRecords:
 
 _DATA = operator.itemgetter("Data")
 _PARTITION_KEY = operator.itemgetter("PartitionKey")
-_HAS_HASH_KEY = operator.methodcaller("__contains__", "ExplicitHashKey")
 
 
 def plain_records(
     records: Sequence, max_bytes: int
-) -> tuple[list[bytes], list[bytes], np.ndarray, np.ndarray] | None:
-    """The fast path of PutRecords: bytes data, text keys, no explicit hash keys, all within
-    the limits, checked by whole-list operations; None sends the request to the careful path."""
+) -> tuple[list[bytes], list[str], int, np.ndarray, np.ndarray] | None:
+    """The fast path of PutRecords: bytes data and ASCII text keys, nothing else in an entry,
+    all within the limits, checked by whole-list operations. Returns the data, the keys, their
+    total size and the hash keys' halves; None sends the request to the careful path."""
     try:
         datas = list(map(_DATA, records))
         texts = list(map(_PARTITION_KEY, records))
-        if any(map(_HAS_HASH_KEY, records)):
-            return None
     except (TypeError, KeyError):
         return None
-    if set(map(type, datas)) != {bytes} or set(map(type, texts)) != {str}:
+    # Entries of exactly two fields hold no ExplicitHashKey to look at one by one.
+    if (
+        set(map(len, records)) != {2}
+        or set(map(type, datas)) != {bytes}
+        or set(map(type, texts)) != {str}
+    ):
         return None
     chars = list(map(len, texts))
-    if min(chars) < 1 or max(chars) > 256:
+    joined = "".join(texts)
+    if min(chars) < 1 or max(chars) > 256 or not joined.isascii():
         return None
-    keys = [k.encode() for k in texts]
-    if max(map(operator.add, map(len, datas), map(len, keys))) > max_bytes:
+    if max(map(operator.add, map(len, datas), chars)) > max_bytes:
         return None
-    digests = md5_digests(keys)
+    digests = md5_digests(texts)
     halves = np.frombuffer(digests, dtype=">u8").reshape(-1, 2).astype(np.uint64)
-    return datas, keys, halves[:, 0], halves[:, 1]
+    total = sum(map(len, datas)) + len(joined)
+    return datas, texts, total, halves[:, 0], halves[:, 1]
 
 
 def arrow_batch(data: pa.Array, keys: pa.Array) -> Batch:

@@ -46,12 +46,12 @@ def hash_key_ranges(shard_count: int) -> list[tuple[int, int]]:
 
 # Producers reuse partition keys (customers, devices, sessions): a bounded memo of recent digests
 # turns most of PutRecords' MD5 work into dictionary lookups.
-_DIGESTS: dict[bytes, bytes] = {}
+_DIGESTS: dict[str, bytes] = {}
 _DIGESTS_MAX = 1 << 16
 
 
-def md5_digests(keys: list[bytes]) -> bytes:
-    """The MD5 digests of ``keys``, back to back (16 bytes each)."""
+def md5_digests(keys: list[str]) -> bytes:
+    """The MD5 digests of the UTF-8 encoded ``keys``, back to back (16 bytes each)."""
     memo = _DIGESTS
     found = list(map(memo.get, keys))
     if None in found:
@@ -59,13 +59,13 @@ def md5_digests(keys: list[bytes]) -> bytes:
             memo.clear()
         for i, digest in enumerate(found):
             if digest is None:
-                found[i] = memo[keys[i]] = hashlib.md5(keys[i]).digest()
+                found[i] = memo[keys[i]] = hashlib.md5(keys[i].encode()).digest()
     return b"".join(found)  # type: ignore[arg-type]
 
 
 def hash_key_of(partition_key: str) -> int:
     """The 128-bit hash key of one partition key."""
-    return int.from_bytes(md5_digests([partition_key.encode()]), "big")
+    return int.from_bytes(md5_digests([partition_key]), "big")
 
 
 def _md5_one_block(keys: pa.Array) -> tuple[np.ndarray, np.ndarray]:

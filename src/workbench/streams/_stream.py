@@ -47,7 +47,6 @@ from workbench.streams._records import (
 )
 from workbench.streams._routing import (
     hash_key_of,
-    md5_digests,
     md5_hash_keys,
     split_hash_keys,
 )
@@ -297,9 +296,7 @@ class Stream:
         self._check_record(data, key, meta.max_record_size_kib * 1024, "")
         encoded = key.encode()
         hash_key = (
-            int.from_bytes(md5_digests([encoded]), "big")
-            if explicit_hash_key is None
-            else check_hash_key(explicit_hash_key)
+            hash_key_of(key) if explicit_hash_key is None else check_hash_key(explicit_hash_key)
         )
         now_ms = self._now_ms()
         batch = Batch(data, [0, len(data)], encoded, [0, len(encoded)])
@@ -326,17 +323,15 @@ class Stream:
         meta = self._meta()
         max_bytes = meta.max_record_size_kib * 1024
         checked = plain_records(records, max_bytes)
-        if checked is None:
-            checked = self._checked_records(records, max_bytes)
-        datas, keys, hi, lo = checked
-        total = sum(map(len, datas)) + sum(map(len, keys))
+        datas, keys, total, hi, lo = checked or self._checked_records(records, max_bytes)
         if total > PUT_RECORDS_MAX_BYTES:
             raise InvalidArgumentException(
                 f"Records size exceeds 5 MB limit: the request holds {total} bytes of data and "
                 f"partition keys, at most {PUT_RECORDS_MAX_BYTES} are allowed."
             )
         now_ms = self._now_ms()
-        results: list = [None] * len(records)
+        answers: list[dict] = []
+        answered: list[int] = []  # the request position of each answer
         pending = np.arange(len(records))
         while len(pending):
             snapshot = self._snapshot()
@@ -352,25 +347,26 @@ class Stream:
                 members = order[start : start + count].tolist()
                 start += count
                 info = shards[position]
-                prefix = meta.prefix(info.index)
-                batch = Batch.of([datas[i] for i in members], [keys[i] for i in members])
-                done = self._append(info, prefix, batch, now_ms)
+                batch = Batch.of(
+                    list(map(datas.__getitem__, members)), list(map(keys.__getitem__, members))
+                )
+                done = self._append(info, meta.prefix(info.index), batch, now_ms)
                 if done is None:
                     refused.extend(members)
                     continue
                 shard = info.id
-                answers = [{"ShardId": shard, "SequenceNumber": n} for n in done[2]]
-                for i, answer in zip(members, answers, strict=True):
-                    results[i] = answer
+                answers += [{"ShardId": shard, "SequenceNumber": n} for n in done[2]]
+                answered += members
             pending = np.array(refused, dtype=np.int64)
+        results = list(map(answers.__getitem__, np.argsort(answered).tolist()))
         return {"FailedRecordCount": 0, "Records": results, "EncryptionType": "NONE"}
 
     def _checked_records(
         self, records: Sequence, max_bytes: int
-    ) -> tuple[list[bytes], list[bytes], np.ndarray, np.ndarray]:
+    ) -> tuple[list[bytes], list[str], int, np.ndarray, np.ndarray]:
         """Each record checked on its own, so the error names the first bad one."""
         datas: list[bytes] = []
-        keys: list[bytes] = []
+        keys: list[str] = []
         hash_keys: list[int] = []
         for i, entry in enumerate(records, start=1):
             if not isinstance(entry, dict):
@@ -385,8 +381,9 @@ class Stream:
                 else check_hash_key(explicit, f"records.{i}.member.explicitHashKey")
             )
             datas.append(data)
-            keys.append(key.encode())
-        return datas, keys, *split_hash_keys(hash_keys)
+            keys.append(key)
+        total = sum(map(len, datas)) + len("".join(keys).encode())
+        return datas, keys, total, *split_hash_keys(hash_keys)
 
     def put_frame(self, frame: object, partition_key: PartitionKey = None) -> dict:
         """Put every row of a polars/pandas frame, Arrow table or iterable of dicts as one JSON
