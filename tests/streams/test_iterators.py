@@ -107,6 +107,17 @@ def test_limit_pages_through_with_next_iterator_and_millis_behind(make_workbench
             stream.get_records(it, limit=bad)
 
 
+def test_unread_records_of_this_very_millisecond_are_not_reported_caught_up(make_workbench):
+    wb = make_workbench()  # its clock is paused: every record arrives at the same instant
+    stream = wb.streams.create_stream("s", 1)
+    put_n(stream, 3)
+    first = stream.get_records(stream.get_shard_iterator(SHARD0, "TRIM_HORIZON"), limit=1)
+    assert first["MillisBehindLatest"] > 0
+    rest = stream.get_records(first["NextShardIterator"])
+    assert datas(rest) == [b"r1", b"r2"]
+    assert rest["MillisBehindLatest"] == 0
+
+
 def test_iterators_expire_300_seconds_after_issue(make_workbench):
     wb = make_workbench()
     stream = wb.streams.create_stream("s", 1)

@@ -562,8 +562,10 @@ class Stream:
         now_ms = self._clock.now_ms()
         behind = 0
         if after < tip:
+            # Zero means caught up, so records still unread are at least 1 ms behind, also when
+            # they arrived this very millisecond (always so on a paused simulated clock).
             arrival = log.arrival_ms(after, segments)
-            behind = max(0, now_ms - arrival) if arrival is not None else 0
+            behind = max(1, now_ms - arrival) if arrival is not None else 1
         if stop is not None and after >= stop:
             children = self._children(meta, info)
             return tables, None, behind, children
