@@ -193,5 +193,6 @@ class Router:
             clipped = np.minimum(pos, last)
             later = (self._hi[clipped] == hi) & (self._lo[clipped] < lo) & (pos < last)
             if not later.any():
-                return clipped
+                # Small unsigned positions: numpy's stable argsort then runs a radix sort.
+                return clipped.astype(np.uint16) if last < 1 << 16 else clipped
             pos = pos + later

@@ -67,16 +67,25 @@ def sequence_bytes(prefix: str, start: int, count: int) -> np.ndarray:
     """``count`` consecutive sequence numbers as one (count, 56) array of ASCII digits.
 
     >>> prefix = sequence_prefix(1767225600000, 1)
-    >>> sequence_bytes(prefix, 9999, 2).tobytes().decode() == "".join(
-    ...     sequence_numbers(prefix, 9999, 2))
+    >>> all(
+    ...     sequence_bytes(prefix, start, n).tobytes().decode()
+    ...     == "".join(sequence_numbers(prefix, start, n))
+    ...     for start, n in [(9999, 2), (0, 1), (12_345_678, 30_000), (10**18 - 3, 5)]
+    ... )
     True
     """
     out = np.empty((count, SEQUENCE_WIDTH), dtype=np.uint8)
-    head = SEQUENCE_WIDTH - 20
-    out[:, :head] = np.frombuffer(sequence_number(prefix, 0)[:head].encode(), dtype=np.uint8)
+    # Only the trailing groups of four digits that differ between the first and the last
+    # position are computed; the digits before them are the first number's, copied.
+    last = start + count - 1
+    varying = 1
+    while varying < 5 and start // _GROUP**varying != last // _GROUP**varying:
+        varying += 1
+    head = SEQUENCE_WIDTH - 4 * varying
+    out[:, :head] = np.frombuffer(sequence_number(prefix, start)[:head].encode(), dtype=np.uint8)
     rest = np.arange(start, start + count, dtype=np.uint64)
-    groups = np.empty((count, 5), dtype="<u4")
-    for column in range(4, -1, -1):
+    groups = np.empty((count, varying), dtype="<u4")
+    for column in range(varying - 1, -1, -1):
         groups[:, column] = _DIGIT_GROUPS[rest % np.uint64(_GROUP)]
         rest //= np.uint64(_GROUP)
     out[:, head:] = groups.view(np.uint8)
