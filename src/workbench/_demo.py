@@ -216,7 +216,8 @@ def _firehose_step(wb: Workbench) -> list[Output]:
     return [
         Output(
             f"Firehose retail-trans: {metrics['delivered_records']} records in "
-            f"{len(objects)} objects under json-data/year=/month=/day=/hour=",
+            f"{len(objects)} object{'' if len(objects) == 1 else 's'} under "
+            "json-data/year=/month=/day=/hour=",
             f"s3://{bucket}/json-data/ ({wb.lake.where}/{bucket}/json-data)",
         )
     ]
