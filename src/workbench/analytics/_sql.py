@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from workbench.analytics._time import parse_interval
+from workbench.analytics._time import ms_to_timestamps, parse_interval
 from workbench.analytics._windows import (
     WINDOW_COLUMNS,
     FixedWindows,
@@ -210,11 +210,23 @@ class SqlAggregate:
         """Assign rows (with their ``__ts``) to windows ending in ``(after, until]`` and
         aggregate them, in one DuckDB statement."""
         columns = [c for c in rows.column_names if c not in ("__ts", *WINDOW_COLUMNS)]
+        panes, starts, ends = windows.pane_windows(rows["__ts"].to_numpy(), after, until)
         self._con.register("__rows", rows)
+        self._con.register(
+            "__panes",
+            pa.table(
+                {
+                    "__pane": panes,
+                    "window_start": ms_to_timestamps(starts),
+                    "window_end": ms_to_timestamps(ends),
+                    "window_time": ms_to_timestamps(ends - 1),
+                }
+            ),
+        )
         try:
             self._con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {self.spec.relation} AS "
-                + windows.sql("__rows", columns, after, until)
+                + windows.sql("__rows", "__panes", columns)
             )
             return self._con.sql(self.spec.sql).to_arrow_table()
         except duckdb.Error as error:
@@ -222,6 +234,7 @@ class SqlAggregate:
         finally:
             self._con.execute(f"DROP VIEW IF EXISTS {self.spec.relation}")
             self._con.unregister("__rows")
+            self._con.unregister("__panes")
 
     def check(self, empty_rows: pa.Table) -> None:
         """Run the SQL once over no rows, so a mistake shows when the query is created."""
