@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from workbench.analytics._checkpoint import CheckpointStore
 from workbench.analytics._sinks import Sink
 from workbench.analytics._sources import PARTITIONS
-from workbench.analytics._table import TS, EventTable
+from workbench.analytics._table import RAW, TS, EventTable
 from workbench.analytics._time import ms_to_timestamps
 from workbench.analytics._watermark import END_OF_TIME, NO_TIME, late_records
 from workbench.analytics._windows import (
@@ -67,6 +67,7 @@ class Query:
         checkpoint_interval: float = 1.0,
         batch_limit: int = 100_000,
         idle_timeout: float | None = None,
+        fields: frozenset[str] | None = None,
     ) -> None:
         if emit not in EMIT_MODES:
             raise ValidationException(f"emit must be one of {EMIT_MODES}, got {emit!r}")
@@ -88,6 +89,8 @@ class Query:
         self.checkpoint_interval = checkpoint_interval
         self.batch_limit = batch_limit
         self.idle_timeout = idle_timeout
+        # The record fields the aggregate reads (None: all): only these are decoded and kept.
+        self.fields = fields
         self.clock = clock
         self.definition = definition
         self._store = store
@@ -218,7 +221,7 @@ class Query:
 
     def _take(self, batch: pa.Table, partition: str) -> pa.Table:
         """Take one partition's records; returns its on-time rows (with their times)."""
-        rows, ts, errors = self.table.decode(batch)
+        rows, ts, errors = self.table.decode(batch, self.fields)
         if errors is not None and errors.num_rows:
             self.counters["errors"] += errors.num_rows
             self._pending_errors.append(errors)
@@ -233,6 +236,8 @@ class Query:
             self._late(rows, before, late)
             keep = ~late
             rows, ts = rows.filter(pa.array(keep)), ts[keep]
+        if RAW in rows.column_names:
+            rows = rows.drop_columns([RAW])
         taken = rows.append_column(TS, pa.array(ts, pa.int64()))
         if rows.num_rows:
             self._chunks.append(taken)
@@ -241,7 +246,10 @@ class Query:
 
     def _late(self, rows: pa.Table, before: np.ndarray, late: np.ndarray) -> None:
         watermark = ms_to_timestamps((before - self.table.watermark_delay)[late])
-        out = rows.filter(pa.array(late)).append_column("watermark", watermark)
+        out = rows.filter(pa.array(late))
+        if RAW in out.column_names:  # decoded for the query's fields only: decode them whole
+            out = self.table.decode(pa.table({"data": out[RAW]}))[0]
+        out = out.append_column("watermark", watermark)
         self.counters["late"] += out.num_rows
         self._pending_late.append(out)
 

@@ -164,15 +164,17 @@ class Analytics:
             )
         aggregate = SqlAggregate(spec)
         empty = _empty_rows(table, spec.windows)
+        fields = None
         if empty is not None:
             aggregate.check(empty)
+            fields = aggregate.columns_read(empty)
         definition = (
             f"sql: {' '.join(sql.split())} | {self._describe(table, allowed_lateness, emit)}"
         )
         return self._create(
             name, table, spec.windows, aggregate, definition,
             allowed_lateness=allowed_lateness, emit=emit, sinks=sinks, late_sinks=late_sinks,
-            **options,
+            fields=fields, **options,
         )  # fmt: skip
 
     def create_query(

@@ -19,6 +19,7 @@ call is the only Flink-specific syntax, and DuckDB reports errors in the rest pr
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -239,3 +240,41 @@ class SqlAggregate:
     def check(self, empty_rows: pa.Table) -> None:
         """Run the SQL once over no rows, so a mistake shows when the query is created."""
         self(empty_rows)
+
+    def columns_read(self, empty_rows: pa.Table) -> frozenset[str] | None:
+        """The columns of the rows the SQL reads (None: all, or unknown), from DuckDB's plan.
+
+        DuckDB's optimizer keeps exactly the columns the answer depends on (all of them for a
+        ``SELECT DISTINCT *``); the SQL must bind over those alone, or the answer is None.
+        """
+        self._con.register(self.spec.relation, empty_rows)
+        try:
+            plan = self._con.sql("EXPLAIN (FORMAT JSON) " + self.spec.sql).fetchall()[0][1]
+            read = _scanned(json.loads(plan))
+            if read is None or not read <= set(empty_rows.column_names):
+                return None
+            self._con.unregister(self.spec.relation)
+            kept = [c for c in empty_rows.column_names if c in read]
+            self._con.register(self.spec.relation, empty_rows.select(kept))
+            self._con.sql(self.spec.sql).to_arrow_table()
+            return frozenset(read)
+        except (duckdb.Error, ValueError, KeyError, IndexError, TypeError):
+            return None
+        finally:
+            self._con.unregister(self.spec.relation)
+
+
+def _scanned(nodes: list[dict]) -> set[str] | None:
+    """The columns the scans of a JSON query plan project (None when a scan does not say)."""
+    read: set[str] = set()
+    for node in nodes:
+        if node["name"].endswith("_SCAN"):
+            projected = node.get("extra_info", {}).get("Projections")
+            if not isinstance(projected, list):
+                return None
+            read.update(projected)
+        below = _scanned(node.get("children", []))
+        if below is None:
+            return None
+        read |= below
+    return read
