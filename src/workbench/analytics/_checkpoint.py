@@ -25,11 +25,11 @@ from workbench._files import atomic_write_bytes, atomic_write_json, fsync_dir, r
 _KINDS = ("state", "results", "late", "errors")
 
 
-def _ipc_bytes(table: pa.Table) -> bytes:
+def _ipc_bytes(table: pa.Table) -> memoryview:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+    return memoryview(sink.getvalue())  # written as it is, without a copy to bytes
 
 
 def _generation(path: Path) -> int:

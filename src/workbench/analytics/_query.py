@@ -239,7 +239,10 @@ class Query:
         if RAW in rows.column_names:
             rows = rows.drop_columns([RAW])
         taken = rows.append_column(TS, pa.array(ts, pa.int64()))
-        if rows.num_rows:
+        pre_aggregate = getattr(self.aggregate, "pre_aggregate", None)
+        if pre_aggregate is not None:
+            taken = pre_aggregate(taken)
+        if taken.num_rows:
             self._chunks.append(taken)
             self._compact()
         return taken
@@ -280,10 +283,13 @@ class Query:
         parts, kept = [], []
         for chunk in self._chunks:
             ts = chunk[TS].to_numpy()
-            touched = (windows.first_end(ts) <= until) & (windows.last_end(ts) > after)
-            if touched.any():
+            last = windows.last_end(ts)
+            touched = (windows.first_end(ts) <= until) & (last > after)
+            if touched.all():
+                parts.append(chunk)
+            elif touched.any():
                 parts.append(chunk.filter(pa.array(touched)))
-            remain = windows.last_end(ts) > until
+            remain = last > until
             if remain.all():
                 kept.append(chunk)
             elif remain.any():

@@ -35,7 +35,7 @@ from workbench.analytics._sources import ArraySource, Source, StreamSource
 from workbench.analytics._sql import SqlAggregate, parse_window_sql
 from workbench.analytics._table import EventTable
 from workbench.analytics._time import TIME_FORMATS, ms_to_timestamps, parse_interval
-from workbench.analytics._windows import SlidingWindows, Windows
+from workbench.analytics._windows import WINDOW_COLUMNS, SlidingWindows, Windows
 from workbench.errors import (
     ResourceInUseException,
     ResourceNotFoundException,
@@ -164,12 +164,16 @@ class Analytics:
             )
         aggregate = SqlAggregate(spec)
         empty = _empty_rows(table, spec.windows)
-        fields = None
+        fields, partial = None, False
         if empty is not None:
             aggregate.check(empty)
             fields = aggregate.columns_read(empty)
+            records = empty.drop_columns([c for c in WINDOW_COLUMNS if c in empty.column_names])
+            partial = aggregate.use_partials(records)
         definition = (
             f"sql: {' '.join(sql.split())} | {self._describe(table, allowed_lateness, emit)}"
+            # Windows keep partial aggregates rather than records: another checkpoint layout.
+            + (" | partial aggregates" if partial else "")
         )
         return self._create(
             name, table, spec.windows, aggregate, definition,

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from workbench.analytics._partial import PartialPlan, plan_partials
 from workbench.analytics._time import ms_to_timestamps, parse_interval
 from workbench.analytics._windows import (
     WINDOW_COLUMNS,
@@ -194,12 +195,34 @@ class SqlAggregate:
 
     def __init__(self, spec: WindowSql, threads: int = 1) -> None:
         self.spec = spec
+        self.partials: PartialPlan | None = None
+        self._sql = spec.sql
         self._con = duckdb.connect(config={"threads": threads})
+
+    def use_partials(self, empty_records: pa.Table) -> bool:
+        """Fold records into partial aggregates per pane as they arrive, when the query's
+        shape allows it (see :mod:`._partial`); ``empty_records`` has the records' columns."""
+        if isinstance(self.spec.windows, FixedWindows):
+            pane = self.spec.windows.pane
+            self.partials = plan_partials(self.spec.sql, self.spec.relation, empty_records, pane)
+        self._sql = self.partials.final if self.partials else self.spec.sql
+        return self.partials is not None
+
+    def pre_aggregate(self, records: pa.Table) -> pa.Table:
+        """The rows a window keeps for ``records`` (with ``__ts``): partial aggregates per pane
+        and group, or the records themselves."""
+        if self.partials is None or records.num_rows == 0:
+            return records
+        self._con.register("__rows", records)
+        try:
+            return self._con.sql(self.partials.pre).to_arrow_table()
+        finally:
+            self._con.unregister("__rows")
 
     def __call__(self, rows: pa.Table) -> pa.Table:
         self._con.register(self.spec.relation, rows)
         try:
-            return self._con.sql(self.spec.sql).to_arrow_table()
+            return self._con.sql(self._sql).to_arrow_table()
         except duckdb.Error as error:
             raise ValidationException(f"the query failed on DuckDB: {error}") from error
         finally:
@@ -229,7 +252,7 @@ class SqlAggregate:
                 f"CREATE OR REPLACE TEMP VIEW {self.spec.relation} AS "
                 + windows.sql("__rows", "__panes", columns)
             )
-            return self._con.sql(self.spec.sql).to_arrow_table()
+            return self._con.sql(self._sql).to_arrow_table()
         except duckdb.Error as error:
             raise ValidationException(f"the query failed on DuckDB: {error}") from error
         finally:
