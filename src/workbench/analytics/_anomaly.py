@@ -181,6 +181,16 @@ class AnomalyScorer:
         self._trees: list[_Tree] = []
         self._forest: _Forest | None = None
 
+    def sample(self) -> tuple[np.ndarray, np.ndarray]:
+        """(the recent points the trees are grown from, the records a shingle carries over)."""
+        return self._history, self._tail
+
+    def resume(self, history: np.ndarray, tail: np.ndarray) -> None:
+        """Go on from a :meth:`sample` (after a restart): the trees are regrown from it."""
+        self._history, self._tail = history, tail
+        if len(history) >= max(1, self.sub_sample_size // 2):
+            self._grow(self.number_of_trees)
+
     def _shingle(self, values: np.ndarray) -> np.ndarray:
         if self.shingle_size == 1:
             return values

@@ -28,6 +28,7 @@ import polars as pl
 import pyarrow as pa
 
 from workbench.analytics._checkpoint import CheckpointStore
+from workbench.analytics._forest_sql import ForestAggregate, ForestSql, parse_forest_sql
 from workbench.analytics._frames import FrameAggregate
 from workbench.analytics._query import Query
 from workbench.analytics._sinks import Sink
@@ -35,7 +36,7 @@ from workbench.analytics._sources import ArraySource, Source, StreamSource
 from workbench.analytics._sql import SqlAggregate, parse_window_sql
 from workbench.analytics._table import EventTable
 from workbench.analytics._time import TIME_FORMATS, ms_to_timestamps, parse_interval
-from workbench.analytics._windows import WINDOW_COLUMNS, SlidingWindows, Windows
+from workbench.analytics._windows import WINDOW_COLUMNS, RecordWindows, SlidingWindows, Windows
 from workbench.errors import (
     ResourceInUseException,
     ResourceNotFoundException,
@@ -155,6 +156,11 @@ class Analytics:
     ) -> Query:
         """A continuous query written as Flink SQL with a window TVF (see :mod:`._sql`)."""
         _check_name("query", name)
+        forest = parse_forest_sql(sql)
+        if forest is not None:
+            return self._forest_query(
+                name, sql, forest, emit=emit, sinks=sinks, late_sinks=late_sinks, **options
+            )
         spec = parse_window_sql(sql)
         table = self.table(spec.table)
         if spec.time_column != table.event_time:
@@ -180,6 +186,18 @@ class Analytics:
             allowed_lateness=allowed_lateness, emit=emit, sinks=sinks, late_sinks=late_sinks,
             fields=fields, **options,
         )  # fmt: skip
+
+    def _forest_query(self, name: str, sql: str, spec: ForestSql, **options: Any) -> Query:
+        """A per-record ``RANDOM_CUT_FOREST`` query (see :mod:`._forest_sql`)."""
+        table = self.table(spec.table)
+        aggregate = ForestAggregate(spec)
+        empty = _empty_rows(table, RecordWindows())
+        if empty is not None:
+            aggregate.check(empty)
+        definition = f"sql: {' '.join(sql.split())} | {self._describe(table, '0s', 'final')}"
+        return self._create(
+            name, table, RecordWindows(), aggregate, definition, allowed_lateness="0s", **options
+        )
 
     def create_query(
         self,
@@ -294,7 +312,7 @@ def _empty_rows(table: EventTable, windows: Windows) -> pa.Table | None:
     at = schema.get_field_index(table.event_time)
     schema = schema.set(at, pa.field(table.event_time, pa.timestamp("ms")))
     empty = schema.empty_table()
-    if isinstance(windows, SlidingWindows):
+    if isinstance(windows, SlidingWindows | RecordWindows):
         return empty
     stamps = ms_to_timestamps(pa.array([], pa.int64()).to_numpy())
     return (

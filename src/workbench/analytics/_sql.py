@@ -95,7 +95,8 @@ def _scan(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
             yield i, char, depth
 
 
-def _split_args(text: str) -> list[str]:
+def split_arguments(text: str) -> list[str]:
+    """The comma-separated arguments of a call, commas inside parentheses or quotes kept."""
     args, start = [], 0
     for i, char, depth in _scan(text):
         if depth == 0 and char == ",":
@@ -105,7 +106,7 @@ def _split_args(text: str) -> list[str]:
     return args
 
 
-def _closing(text: str, open_at: int) -> int:
+def closing_parenthesis(text: str, open_at: int) -> int:
     """Index of the parenthesis closing the one at ``open_at``."""
     for i, char, depth in _scan(text, open_at):
         if char == ")" and depth == 0:
@@ -124,9 +125,9 @@ def parse_window_sql(sql: str) -> WindowSql:
     match = found[0]
     kind = match[1].upper()
     inner_open = match.end() - 1
-    inner_close = _closing(text, inner_open)
-    outer_close = _closing(text, text.index("(", match.start()))
-    args = _split_args(text[inner_open + 1 : inner_close])
+    inner_close = closing_parenthesis(text, inner_open)
+    outer_close = closing_parenthesis(text, text.index("(", match.start()))
+    args = split_arguments(text[inner_open + 1 : inner_close])
     named = [_NAMED.match(a) for a in args]
     if all(named):
         by_name = {m[1].upper(): m[2].strip() for m in named if m}

@@ -154,7 +154,15 @@ class SlidingWindows:
             raise ValidationException("a sliding RANGE must not be negative")
 
 
-Windows = FixedWindows | SessionWindows | SlidingWindows
+@dataclass(frozen=True)
+class RecordWindows:
+    """No window: each record makes its own result as soon as it is read, in arrival order,
+    as Kinesis SQL's per-record functions (``RANDOM_CUT_FOREST``) do; no record is late."""
+
+    kind: str = "RECORD"
+
+
+Windows = FixedWindows | SessionWindows | SlidingWindows | RecordWindows
 
 
 def tumble(size: object) -> FixedWindows:
