@@ -133,23 +133,24 @@ class ForestAggregate:
 
     def learnt(self) -> pa.Table:
         """The forest's sample as a table, for the checkpoint (one list of values per point)."""
-        history, tail = self.scorer.sample()
-        points = [*history.tolist(), *tail.tolist()]
-        kinds = ["sample"] * len(history) + ["shingle"] * len(tail)
-        return pa.table(
-            {
-                "kind": pa.array(kinds, pa.string()),
-                "point": pa.array(points, pa.list_(pa.float64())),
-            }
-        )
+        parts = [
+            pa.table({"kind": pa.array([kind] * len(points), pa.string()), "point": _lists(points)})
+            for kind, points in zip(("sample", "shingle"), self.scorer.sample(), strict=True)
+        ]
+        return pa.concat_tables(parts)
 
     def restore(self, learnt: pa.Table) -> None:
         """Go on from a checkpoint's :meth:`learnt` table: the trees regrow from its sample."""
-        kinds = learnt["kind"].to_pylist()
-        points = learnt["point"].to_pylist()
+        parts = []
+        for kind in ("sample", "shingle"):
+            lists = learnt.filter(pc.equal(learnt["kind"], kind))["point"].combine_chunks()
+            width = int(pc.max(pc.list_value_length(lists)).as_py() or 0)
+            values = lists.flatten().to_numpy(zero_copy_only=False)
+            parts.append(values.reshape(len(lists), width) if width else np.empty((0, 0)))
+        self.scorer.resume(*parts)
 
-        def rows(kind: str) -> np.ndarray:
-            chosen = [p for k, p in zip(kinds, points, strict=True) if k == kind]
-            return np.array(chosen, dtype=np.float64) if chosen else np.empty((0, 0))
 
-        self.scorer.resume(rows("sample"), rows("shingle"))
+def _lists(points: np.ndarray) -> pa.Array:
+    rows, width = points.shape if points.size else (0, 0)
+    offsets = pa.array(np.arange(rows + 1, dtype=np.int32) * width)
+    return pa.ListArray.from_arrays(offsets, pa.array(points.ravel(), pa.float64()))

@@ -154,7 +154,9 @@ class Analytics:
         late_sinks: Sequence[Sink] = (),
         **options: Any,
     ) -> Query:
-        """A continuous query written as Flink SQL with a window TVF (see :mod:`._sql`)."""
+        """A continuous query written as Flink SQL with a window TVF (see :mod:`._sql`), or as
+        Kinesis SQL's ``RANDOM_CUT_FOREST`` for an anomaly score per record (see
+        :mod:`._forest_sql`)."""
         _check_name("query", name)
         forest = parse_forest_sql(sql)
         if forest is not None:
