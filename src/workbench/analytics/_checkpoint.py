@@ -87,8 +87,9 @@ class CheckpointStore:
         """Make one generation durable: its files, then the manifest that names them."""
         generation = self.generation + 1
         name = f"{generation:012d}.arrow"
-        outputs = {"state": state, "results": results, "late": late, "errors": errors}
-        outputs["model"] = model
+        outputs = {
+            "state": state, "results": results, "late": late, "errors": errors, "model": model
+        }  # fmt: skip
         for kind, table in outputs.items():
             if table is not None and (kind in _LATEST or table.num_rows):
                 atomic_write_bytes(self.folder / kind / name, _ipc_bytes(table), fsync=self.fsync)
