@@ -85,14 +85,25 @@ def batch_answer(kind: str, events: pl.DataFrame) -> set[tuple]:
     return {tuple(r) for r in rows}
 
 
-def streamed(wb, kind: str, events: pl.DataFrame, delay: int, lateness: int, batch_size: int):
+# The same answer two ways: aggregates that fold into partial aggregates per pane as records
+# arrive, and (a sum over an expression) aggregates over the records kept whole.
+AGGREGATES = {
+    "partial": "COUNT(*) AS n, SUM(x) AS total",
+    "records": "COUNT(*) AS n, CAST(SUM(x * 1.0) AS BIGINT) AS total",
+}
+
+
+def streamed(
+    wb, kind: str, events: pl.DataFrame, delay: int, lateness: int, batch_size: int,
+    aggregates: str = AGGREGATES["partial"],
+):  # fmt: skip
     wb.analytics.create_table(
         "events", events, event_time="ts", time_format="epoch_ms",
         watermark=f"{delay}ms", batch_size=batch_size,
     )  # fmt: skip
     query = wb.analytics.create_sql_query(
         "q",
-        f"""SELECT window_start, window_end, k, COUNT(*) AS n, SUM(x) AS total
+        f"""SELECT window_start, window_end, k, {aggregates}
             FROM TABLE({STREAM_SQL[kind].format(**SIZES)})
             GROUP BY window_start, window_end, k""",
         allowed_lateness=f"{lateness}ms",
@@ -105,7 +116,13 @@ def streamed(wb, kind: str, events: pl.DataFrame, delay: int, lateness: int, bat
     return {tuple(r) for r in as_ms.rows()}, query
 
 
-@pytest.mark.parametrize("kind", ["TUMBLE", "HOP", "CUMULATE", "SESSION"])
+@pytest.mark.parametrize(
+    ("kind", "aggregates"),
+    [
+        *((kind, "partial") for kind in ("TUMBLE", "HOP", "CUMULATE", "SESSION")),
+        *((kind, "records") for kind in ("TUMBLE", "HOP", "CUMULATE")),
+    ],
+)
 @settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -118,12 +135,16 @@ def streamed(wb, kind: str, events: pl.DataFrame, delay: int, lateness: int, bat
 # Events at the same instant: one session, which the batch answer once split in two.
 @example(events=[("a", 0, 1), ("a", 0, 0)], delay=0, lateness=0, batch_size=1)
 def test_window_results_equal_batch_over_on_time_events(
-    make_workbench, kind, events, delay, lateness, batch_size
+    make_workbench, kind, aggregates, events, delay, lateness, batch_size
 ):
     wb = make_workbench()
     flags = late_flags([e[1] for e in events], delay + lateness)
     on_time = frame([e for e, late in zip(events, flags, strict=True) if not late])
-    got, query = streamed(wb, kind, frame(events), delay, lateness, batch_size)
+    got, query = streamed(
+        wb, kind, frame(events), delay, lateness, batch_size, AGGREGATES[aggregates]
+    )
+    folds = getattr(query.aggregate, "partials", None) is not None
+    assert folds == (aggregates == "partial" and kind != "SESSION")
     assert got == batch_answer(kind, on_time)
     late = query.late()
     expected_late = sorted(e for e, f in zip(events, flags, strict=True) if f)

@@ -237,3 +237,54 @@ def test_a_sharded_stream_keeps_a_watermark_per_shard(make_workbench):
         .sort("window_start", "k")
     )
     assert got.rows() == expected.with_columns(pl.col("n").cast(pl.Int64)).rows()
+
+
+def _json_stream(wb, rows: list[dict]):
+    stream = wb.streams.create_stream("clicks", shard_count=1)
+    stream.put_records([{"Data": orjson.dumps(r), "PartitionKey": "p"} for r in rows])
+    wb.analytics.create_table(
+        "events", "clicks", event_time="ts", time_format="epoch_ms", watermark="1s",
+        schema={"k": "VARCHAR", "ts": "BIGINT", "x": "BIGINT", "note": "VARCHAR"},
+    )  # fmt: skip
+
+
+def test_a_query_decodes_the_fields_it_reads_yet_late_and_error_records_stay_whole(
+    make_workbench,
+):
+    wb = make_workbench()
+    events = out_of_order(400).with_columns(note=pl.format("n{}", pl.col("x")))
+    rows = [*events.to_dicts(), {"k": "a", "ts": None, "x": 1, "note": "no time"}]
+    _json_stream(wb, rows)
+    counts = wb.analytics.create_sql_query(
+        "counts",
+        """SELECT window_start, window_end, k, COUNT(*) AS n
+           FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' SECOND))
+           GROUP BY window_start, window_end, k""",
+    )
+    assert counts.fields is not None and {"x", "note"}.isdisjoint(counts.fields)
+    counts.step()
+    # Every field of the frame's own run (nothing projected) is in the late output here too.
+    reference = run(make_workbench(), events, 10_000)
+    late = counts.late()
+    assert late.height > 0
+    assert late.columns == ["k", "ts", "x", "note", "watermark"]
+    assert sorted(late.drop("watermark").rows()) == sorted(
+        reference.late().select("k", "ts", "x", "note").rows()
+    )
+    expected = reference.results().select("window_start", "window_end", "k", "n")
+    got = counts.results()
+    assert got.height > 0 and got.equals(expected.head(got.height))
+    assert counts.errors()["reason"].to_list() == ["no event time"]
+    assert orjson.loads(counts.errors()["record"][0])["note"] == "no time"
+
+
+def test_a_query_over_every_column_decodes_every_field(make_workbench):
+    wb = make_workbench()
+    _json_stream(wb, out_of_order(50).with_columns(note=pl.lit("n")).to_dicts())
+    distinct = wb.analytics.create_sql_query(
+        "distinct_rows",
+        """SELECT window_start, window_end, COUNT(*) AS n FROM (SELECT DISTINCT *
+           FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' SECOND)))
+           GROUP BY window_start, window_end""",
+    )
+    assert distinct.fields is None or {"k", "ts", "x", "note"} <= distinct.fields

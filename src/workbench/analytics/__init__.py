@@ -5,7 +5,10 @@ column and watermark delay are declared on it, groups rows into windows (tumblin
 cumulative, session per key, or a sliding RANGE per row), and emits each window's result once the
 watermark passes its end plus the allowed lateness. Records behind the watermark go to a late
 output. Write a query as Flink SQL with a window TVF, or in Python with polars expressions: one
-engine runs both. See ``notebooks/05_windows_and_watermarks.ipynb``.
+engine runs both. See ``notebooks/05_windows_and_watermarks.ipynb``. Kinesis SQL's
+``RANDOM_CUT_FOREST`` adds an ``ANOMALY_SCORE`` to each record (``create_sql_query`` with
+``TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM ... FROM t), ...))``); see
+``notebooks/06_anomalies.ipynb``.
 """
 
 from workbench.analytics._anomaly import AnomalyScorer, random_cut_forest

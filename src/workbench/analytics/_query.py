@@ -29,12 +29,13 @@ import pyarrow.compute as pc
 from workbench.analytics._checkpoint import CheckpointStore
 from workbench.analytics._sinks import Sink
 from workbench.analytics._sources import PARTITIONS
-from workbench.analytics._table import TS, EventTable
+from workbench.analytics._table import RAW, TS, EventTable
 from workbench.analytics._time import ms_to_timestamps
 from workbench.analytics._watermark import END_OF_TIME, NO_TIME, late_records
 from workbench.analytics._windows import (
     WINDOW_COLUMNS,
     FixedWindows,
+    RecordWindows,
     SessionWindows,
     SlidingWindows,
     Windows,
@@ -45,6 +46,7 @@ from workbench.errors import ValidationException
 Aggregate = Callable[[pa.Table], pa.Table]
 EMIT_MODES = ("final", "updates")
 _COMPACT_CHUNKS = 32
+_FOLD_ROWS = 4096
 
 
 class Query:
@@ -67,6 +69,7 @@ class Query:
         checkpoint_interval: float = 1.0,
         batch_limit: int = 100_000,
         idle_timeout: float | None = None,
+        fields: frozenset[str] | None = None,
     ) -> None:
         if emit not in EMIT_MODES:
             raise ValidationException(f"emit must be one of {EMIT_MODES}, got {emit!r}")
@@ -88,6 +91,8 @@ class Query:
         self.checkpoint_interval = checkpoint_interval
         self.batch_limit = batch_limit
         self.idle_timeout = idle_timeout
+        # The record fields the aggregate reads (None: all): only these are decoded and kept.
+        self.fields = fields
         self.clock = clock
         self.definition = definition
         self._store = store
@@ -123,6 +128,13 @@ class Query:
         )
         state = self._store.state()
         self._chunks: list[pa.Table] = [state] if state is not None and state.num_rows else []
+        # Records waiting to be folded into partial aggregates: folding costs a DuckDB call, so
+        # small batches wait until enough arrive or a window they belong to closes.
+        self._folds = getattr(self.aggregate, "partials", None) is not None
+        self._unfolded: list[pa.Table] = []
+        model = self._store.state("model")
+        if model is not None and hasattr(self.aggregate, "restore"):
+            self.aggregate.restore(model)
         if "position" in manifest:
             self.table.source.seek(manifest["position"])
 
@@ -130,6 +142,7 @@ class Query:
         """Commit state, source position, results and late records as one generation, then
         deliver the results to the sinks."""
         with self._lock:
+            self._fold()
             self._compact(force=True)
             state = self._chunks[0] if self._chunks else None
             results = _concat(self._pending_out)
@@ -143,7 +156,9 @@ class Query:
                 "counters": self.counters,
                 "committed_at": self.clock.now(),
             }
-            self._store.commit(manifest, state, results, late, _concat(self._pending_errors))
+            learnt = self.aggregate.learnt() if hasattr(self.aggregate, "learnt") else None
+            errors = _concat(self._pending_errors)
+            self._store.commit(manifest, state, results, late, errors, learnt)
             self._pending_out, self._pending_late, self._pending_errors = [], [], []
             self._last_checkpoint = self.clock.now()
             self._dirty = False
@@ -179,10 +194,11 @@ class Query:
                 self._seen = {p: max(v, follow) for p, v in (self._seen or {"": NO_TIME}).items()}
                 closing = self._max_seen() - self.table.watermark_delay - self.allowed_lateness
             self._rates.append((now, self.counters["records"]))
-            fired = closing > self._closed
+            per_record = isinstance(self.windows, RecordWindows) and bool(self._chunks)
+            fired = closing > self._closed or per_record
             if fired:
                 self._close(self._closed, closing)
-                self._closed = closing
+                self._closed = max(self._closed, closing)
             if self.emit == "updates" and count:
                 self._early(self._new_windows)
             # Final results are committed (then delivered) in the step that makes them; other
@@ -218,7 +234,7 @@ class Query:
 
     def _take(self, batch: pa.Table, partition: str) -> pa.Table:
         """Take one partition's records; returns its on-time rows (with their times)."""
-        rows, ts, errors = self.table.decode(batch)
+        rows, ts, errors = self.table.decode(batch, self.fields)
         if errors is not None and errors.num_rows:
             self.counters["errors"] += errors.num_rows
             self._pending_errors.append(errors)
@@ -229,26 +245,47 @@ class Query:
         late, self._seen[partition], before = late_records(
             ts, self._seen.get(partition, NO_TIME), behind, cap
         )
+        if isinstance(self.windows, RecordWindows):
+            late[:] = False  # taken in arrival order, as Kinesis SQL's ROWTIME
         if late.any():
             self._late(rows, before, late)
             keep = ~late
             rows, ts = rows.filter(pa.array(keep)), ts[keep]
+        if RAW in rows.column_names:
+            rows = rows.drop_columns([RAW])
         taken = rows.append_column(TS, pa.array(ts, pa.int64()))
-        if rows.num_rows:
+        if self._folds and taken.num_rows:
+            self._unfolded.append(taken)
+            if sum(t.num_rows for t in self._unfolded) >= _FOLD_ROWS:
+                self._fold()
+        elif taken.num_rows:
             self._chunks.append(taken)
             self._compact()
         return taken
 
+    def _fold(self) -> None:
+        """Fold the records taken so far into partial aggregates (see :mod:`._partial`)."""
+        records = _concat(self._unfolded)
+        self._unfolded = []
+        if records is not None:
+            folded = self.aggregate.pre_aggregate(records)
+            if folded.num_rows:
+                self._chunks.append(folded)
+                self._compact()
+
     def _late(self, rows: pa.Table, before: np.ndarray, late: np.ndarray) -> None:
         watermark = ms_to_timestamps((before - self.table.watermark_delay)[late])
-        out = rows.filter(pa.array(late)).append_column("watermark", watermark)
+        out = rows.filter(pa.array(late))
+        if RAW in out.column_names:  # decoded for the query's fields only: decode them whole
+            out = self.table.decode(pa.table({"data": out[RAW]}))[0]
+        out = out.append_column("watermark", watermark)
         self.counters["late"] += out.num_rows
         self._pending_late.append(out)
 
     # --------------------------------------------------------------- closing
     def _close(self, after: int, until: int) -> None:
         """Make final every window with ``after < end <= until``."""
-        if not self._chunks:
+        if not self._chunks and not self._unfolded:
             return
         windows = self.windows
         if isinstance(windows, FixedWindows):
@@ -262,6 +299,10 @@ class Query:
             ready = _assign(rows, windows, lambda ends: (ends > after) & (ends <= until))
         elif isinstance(windows, SessionWindows):
             ready = self._sessions(until)
+        elif isinstance(windows, RecordWindows):
+            ready = _concat(self._chunks)
+            self._chunks = []
+            ready = ready.drop_columns([TS]) if ready is not None else None
         else:
             ready = self._sliding(after, until)
         if ready is not None and ready.num_rows:
@@ -269,13 +310,20 @@ class Query:
 
     def _fixed(self, after: int, until: int) -> pa.Table | None:
         windows: FixedWindows = self.windows  # type: ignore[assignment]
+        if self._unfolded:
+            waiting = np.concatenate([t[TS].to_numpy() for t in self._unfolded])
+            if (windows.first_end(waiting) <= until).any():
+                self._fold()
         parts, kept = [], []
         for chunk in self._chunks:
             ts = chunk[TS].to_numpy()
-            touched = (windows.first_end(ts) <= until) & (windows.last_end(ts) > after)
-            if touched.any():
+            last = windows.last_end(ts)
+            touched = (windows.first_end(ts) <= until) & (last > after)
+            if touched.all():
+                parts.append(chunk)
+            elif touched.any():
                 parts.append(chunk.filter(pa.array(touched)))
-            remain = windows.last_end(ts) > until
+            remain = last > until
             if remain.all():
                 kept.append(chunk)
             elif remain.any():
@@ -337,6 +385,7 @@ class Query:
     def _early(self, new_rows: pa.Table) -> None:
         """Current results of windows that received rows in this step and are still open."""
         windows: FixedWindows = self.windows  # type: ignore[assignment]
+        self._fold()
         fresh = _assign(new_rows, windows, lambda ends: ends > self._closed)
         if fresh.num_rows == 0:
             return
@@ -382,6 +431,7 @@ class Query:
     def open_windows(self) -> int:
         """Windows holding rows that are not final yet."""
         with self._lock:
+            self._fold()
             rows = _concat(self._chunks)
             if rows is None or rows.num_rows == 0:
                 return 0

@@ -28,6 +28,7 @@ import polars as pl
 import pyarrow as pa
 
 from workbench.analytics._checkpoint import CheckpointStore
+from workbench.analytics._forest_sql import ForestAggregate, ForestSql, parse_forest_sql
 from workbench.analytics._frames import FrameAggregate
 from workbench.analytics._query import Query
 from workbench.analytics._sinks import Sink
@@ -35,7 +36,7 @@ from workbench.analytics._sources import ArraySource, Source, StreamSource
 from workbench.analytics._sql import SqlAggregate, parse_window_sql
 from workbench.analytics._table import EventTable
 from workbench.analytics._time import TIME_FORMATS, ms_to_timestamps, parse_interval
-from workbench.analytics._windows import SlidingWindows, Windows
+from workbench.analytics._windows import WINDOW_COLUMNS, RecordWindows, SlidingWindows, Windows
 from workbench.errors import (
     ResourceInUseException,
     ResourceNotFoundException,
@@ -153,8 +154,15 @@ class Analytics:
         late_sinks: Sequence[Sink] = (),
         **options: Any,
     ) -> Query:
-        """A continuous query written as Flink SQL with a window TVF (see :mod:`._sql`)."""
+        """A continuous query written as Flink SQL with a window TVF (see :mod:`._sql`), or as
+        Kinesis SQL's ``RANDOM_CUT_FOREST`` for an anomaly score per record (see
+        :mod:`._forest_sql`)."""
         _check_name("query", name)
+        forest = parse_forest_sql(sql)
+        if forest is not None:
+            return self._forest_query(
+                name, sql, forest, emit=emit, sinks=sinks, late_sinks=late_sinks, **options
+            )
         spec = parse_window_sql(sql)
         table = self.table(spec.table)
         if spec.time_column != table.event_time:
@@ -164,16 +172,34 @@ class Analytics:
             )
         aggregate = SqlAggregate(spec)
         empty = _empty_rows(table, spec.windows)
+        fields, partial = None, False
         if empty is not None:
             aggregate.check(empty)
+            fields = aggregate.columns_read(empty)
+            records = empty.drop_columns([c for c in WINDOW_COLUMNS if c in empty.column_names])
+            partial = aggregate.use_partials(records)
         definition = (
             f"sql: {' '.join(sql.split())} | {self._describe(table, allowed_lateness, emit)}"
+            # Windows keep partial aggregates rather than records: another checkpoint layout.
+            + (" | partial aggregates" if partial else "")
         )
         return self._create(
             name, table, spec.windows, aggregate, definition,
             allowed_lateness=allowed_lateness, emit=emit, sinks=sinks, late_sinks=late_sinks,
-            **options,
+            fields=fields, **options,
         )  # fmt: skip
+
+    def _forest_query(self, name: str, sql: str, spec: ForestSql, **options: Any) -> Query:
+        """A per-record ``RANDOM_CUT_FOREST`` query (see :mod:`._forest_sql`)."""
+        table = self.table(spec.table)
+        aggregate = ForestAggregate(spec)
+        empty = _empty_rows(table, RecordWindows())
+        if empty is not None:
+            aggregate.check(empty)
+        definition = f"sql: {' '.join(sql.split())} | {self._describe(table, '0s', 'final')}"
+        return self._create(
+            name, table, RecordWindows(), aggregate, definition, allowed_lateness="0s", **options
+        )
 
     def create_query(
         self,
@@ -288,7 +314,7 @@ def _empty_rows(table: EventTable, windows: Windows) -> pa.Table | None:
     at = schema.get_field_index(table.event_time)
     schema = schema.set(at, pa.field(table.event_time, pa.timestamp("ms")))
     empty = schema.empty_table()
-    if isinstance(windows, SlidingWindows):
+    if isinstance(windows, SlidingWindows | RecordWindows):
         return empty
     stamps = ms_to_timestamps(pa.array([], pa.int64()).to_numpy())
     return (

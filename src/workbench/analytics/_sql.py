@@ -19,6 +19,7 @@ call is the only Flink-specific syntax, and DuckDB reports errors in the rest pr
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from workbench.analytics._time import parse_interval
+from workbench.analytics._partial import PartialPlan, plan_partials
+from workbench.analytics._time import ms_to_timestamps, parse_interval
 from workbench.analytics._windows import (
     WINDOW_COLUMNS,
     FixedWindows,
@@ -93,7 +95,8 @@ def _scan(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
             yield i, char, depth
 
 
-def _split_args(text: str) -> list[str]:
+def split_arguments(text: str) -> list[str]:
+    """The comma-separated arguments of a call, commas inside parentheses or quotes kept."""
     args, start = [], 0
     for i, char, depth in _scan(text):
         if depth == 0 and char == ",":
@@ -103,7 +106,7 @@ def _split_args(text: str) -> list[str]:
     return args
 
 
-def _closing(text: str, open_at: int) -> int:
+def closing_parenthesis(text: str, open_at: int) -> int:
     """Index of the parenthesis closing the one at ``open_at``."""
     for i, char, depth in _scan(text, open_at):
         if char == ")" and depth == 0:
@@ -122,9 +125,9 @@ def parse_window_sql(sql: str) -> WindowSql:
     match = found[0]
     kind = match[1].upper()
     inner_open = match.end() - 1
-    inner_close = _closing(text, inner_open)
-    outer_close = _closing(text, text.index("(", match.start()))
-    args = _split_args(text[inner_open + 1 : inner_close])
+    inner_close = closing_parenthesis(text, inner_open)
+    outer_close = closing_parenthesis(text, text.index("(", match.start()))
+    args = split_arguments(text[inner_open + 1 : inner_close])
     named = [_NAMED.match(a) for a in args]
     if all(named):
         by_name = {m[1].upper(): m[2].strip() for m in named if m}
@@ -193,12 +196,34 @@ class SqlAggregate:
 
     def __init__(self, spec: WindowSql, threads: int = 1) -> None:
         self.spec = spec
+        self.partials: PartialPlan | None = None
+        self._sql = spec.sql
         self._con = duckdb.connect(config={"threads": threads})
+
+    def use_partials(self, empty_records: pa.Table) -> bool:
+        """Fold records into partial aggregates per pane as they arrive, when the query's
+        shape allows it (see :mod:`._partial`); ``empty_records`` has the records' columns."""
+        if isinstance(self.spec.windows, FixedWindows):
+            pane = self.spec.windows.pane
+            self.partials = plan_partials(self.spec.sql, self.spec.relation, empty_records, pane)
+        self._sql = self.partials.final if self.partials else self.spec.sql
+        return self.partials is not None
+
+    def pre_aggregate(self, records: pa.Table) -> pa.Table:
+        """The rows a window keeps for ``records`` (with ``__ts``): partial aggregates per pane
+        and group, or the records themselves."""
+        if self.partials is None or records.num_rows == 0:
+            return records
+        self._con.register("__rows", records)
+        try:
+            return self._con.sql(self.partials.pre).to_arrow_table()
+        finally:
+            self._con.unregister("__rows")
 
     def __call__(self, rows: pa.Table) -> pa.Table:
         self._con.register(self.spec.relation, rows)
         try:
-            return self._con.sql(self.spec.sql).to_arrow_table()
+            return self._con.sql(self._sql).to_arrow_table()
         except duckdb.Error as error:
             raise ValidationException(f"the query failed on DuckDB: {error}") from error
         finally:
@@ -210,19 +235,70 @@ class SqlAggregate:
         """Assign rows (with their ``__ts``) to windows ending in ``(after, until]`` and
         aggregate them, in one DuckDB statement."""
         columns = [c for c in rows.column_names if c not in ("__ts", *WINDOW_COLUMNS)]
+        panes, starts, ends = windows.pane_windows(rows["__ts"].to_numpy(), after, until)
         self._con.register("__rows", rows)
+        self._con.register(
+            "__panes",
+            pa.table(
+                {
+                    "__pane": panes,
+                    "window_start": ms_to_timestamps(starts),
+                    "window_end": ms_to_timestamps(ends),
+                    "window_time": ms_to_timestamps(ends - 1),
+                }
+            ),
+        )
         try:
             self._con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {self.spec.relation} AS "
-                + windows.sql("__rows", columns, after, until)
+                + windows.sql("__rows", "__panes", columns)
             )
-            return self._con.sql(self.spec.sql).to_arrow_table()
+            return self._con.sql(self._sql).to_arrow_table()
         except duckdb.Error as error:
             raise ValidationException(f"the query failed on DuckDB: {error}") from error
         finally:
             self._con.execute(f"DROP VIEW IF EXISTS {self.spec.relation}")
             self._con.unregister("__rows")
+            self._con.unregister("__panes")
 
     def check(self, empty_rows: pa.Table) -> None:
         """Run the SQL once over no rows, so a mistake shows when the query is created."""
         self(empty_rows)
+
+    def columns_read(self, empty_rows: pa.Table) -> frozenset[str] | None:
+        """The columns of the rows the SQL reads (None: all, or unknown), from DuckDB's plan.
+
+        DuckDB's optimizer keeps exactly the columns the answer depends on (all of them for a
+        ``SELECT DISTINCT *``); the SQL must bind over those alone, or the answer is None.
+        """
+        self._con.register(self.spec.relation, empty_rows)
+        try:
+            plan = self._con.sql("EXPLAIN (FORMAT JSON) " + self.spec.sql).fetchall()[0][1]
+            read = _scanned(json.loads(plan))
+            if read is None or not read <= set(empty_rows.column_names):
+                return None
+            self._con.unregister(self.spec.relation)
+            kept = [c for c in empty_rows.column_names if c in read]
+            self._con.register(self.spec.relation, empty_rows.select(kept))
+            self._con.sql(self.spec.sql).to_arrow_table()
+            return frozenset(read)
+        except (duckdb.Error, ValueError, KeyError, IndexError, TypeError):
+            return None
+        finally:
+            self._con.unregister(self.spec.relation)
+
+
+def _scanned(nodes: list[dict]) -> set[str] | None:
+    """The columns the scans of a JSON query plan project (None when a scan does not say)."""
+    read: set[str] = set()
+    for node in nodes:
+        if node["name"].endswith("_SCAN"):
+            projected = node.get("extra_info", {}).get("Projections")
+            if not isinstance(projected, list):
+                return None
+            read.update(projected)
+        below = _scanned(node.get("children", []))
+        if below is None:
+            return None
+        read |= below
+    return read

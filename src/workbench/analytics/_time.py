@@ -63,6 +63,8 @@ def event_time_ms(column: pa.Array | pa.ChunkedArray, time_format: str | None = 
         millis = pc.cast(column, pa.timestamp("ms", kind.tz)).cast(pa.int64())
     elif pa.types.is_date(kind):
         millis = pc.cast(pc.cast(column, pa.timestamp("ms")), pa.int64())
+    elif pa.types.is_integer(kind) and time_format != "epoch_s":
+        millis = pc.cast(column, pa.int64())
     elif pa.types.is_integer(kind) or pa.types.is_floating(kind):
         scale = 1000 if time_format == "epoch_s" else 1
         millis = pc.cast(pc.multiply(pc.cast(column, pa.float64()), scale), pa.int64())

@@ -14,6 +14,7 @@ gap; a sliding RANGE window belongs to each row and covers ``[ts - range, ts]``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,27 +83,48 @@ class FixedWindows:
             parts.append((rows[keep], start[keep], end[keep]))
         return tuple(np.concatenate(p) for p in zip(*parts, strict=True))  # type: ignore[return-value]
 
-    def sql(self, relation: str, columns: list[str], after: int, until: int) -> str:
-        """The (row, window) pairs of ``relation`` with ends in ``(after, until]``, as DuckDB SQL.
+    @property
+    def pane(self) -> int:
+        """The width of the intervals (panes) whose rows all belong to the same windows.
 
-        The same assignment as :meth:`windows_of`, for a query that DuckDB runs in one pipeline
-        with the aggregate, without materialising the pairs.
+        Every window start and end is a multiple of it, so a window holds a pane whole or not at
+        all.
         """
-        period, width = (self.size, self.step) if self.kind == "CUMULATE" else (self.slide, 0)
-        floor = f"(__ts - ((__ts % {period}) + {period}) % {period})"
-        if self.kind == "CUMULATE":
-            start, end = floor, f"{floor} + (__j + 1) * {width}"
-        else:
-            start = f"{floor} - __j * {self.slide}"
-            end = f"{start} + {self.size}"
-        keep = ", ".join(f'"{c}"' for c in columns)
+        return self.step if self.kind == "CUMULATE" else math.gcd(self.size, self.slide)
+
+    def pane_windows(
+        self, ts: np.ndarray, after: int, until: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pane start, window start, window end) for every window ending in ``(after, until]``
+        of every pane that holds a row of ``ts``.
+
+        Joining rows to these on their pane assigns them to windows with the window bounds
+        computed once per pane, not once per (row, window) pair.
+
+        >>> panes, starts, ends = hop("2s", "10s").pane_windows(np.array([11_500]), 0, 15_000)
+        >>> panes.tolist(), starts.tolist(), ends.tolist()
+        ([10000, 10000], [4000, 2000], [14000, 12000])
+        """
+        if len(ts) == 0:
+            return (np.zeros(0, np.int64),) * 3  # type: ignore[return-value]
+        pane = self.pane
+        low, high = int(ts.min()) // pane, int(ts.max()) // pane
+        if high - low < len(ts):
+            panes = np.arange(low, high + 1, dtype=np.int64) * pane
+        else:  # sparse rows: only the panes that hold some
+            panes = np.unique(ts - ts % pane)
+        index, starts, ends = self.windows_of(panes)
+        closing = (ends > after) & (ends <= until)
+        return panes[index[closing]], starts[closing], ends[closing]
+
+    def sql(self, relation: str, panes: str, columns: list[str]) -> str:
+        """DuckDB SQL joining the rows of ``relation`` (with ``__ts``) to the windows of their
+        pane in ``panes`` (``__pane``, ``window_start``, ``window_end``, ``window_time``)."""
+        keep = ", ".join(f'{relation}."{c}"' for c in columns)
+        pane = self.pane
         return (
-            f"SELECT {keep}, epoch_ms(__s)::TIMESTAMP_MS AS window_start, "
-            "epoch_ms(__e)::TIMESTAMP_MS AS window_end, "
-            "epoch_ms(__e - 1)::TIMESTAMP_MS AS window_time "
-            f"FROM (SELECT *, {start} AS __s, {end} AS __e "
-            f"FROM {relation}, range({self.per_row}) AS __r(__j)) "
-            f"WHERE __e > __ts AND __e > {after} AND __e <= {until}"
+            f"SELECT {keep}, window_start, window_end, window_time FROM {relation} "
+            f"JOIN {panes} ON (__ts - ((__ts % {pane}) + {pane}) % {pane}) = __pane"
         )
 
 
@@ -132,7 +154,15 @@ class SlidingWindows:
             raise ValidationException("a sliding RANGE must not be negative")
 
 
-Windows = FixedWindows | SessionWindows | SlidingWindows
+@dataclass(frozen=True)
+class RecordWindows:
+    """No window: each record makes its own result as soon as it is read, in arrival order,
+    as Kinesis SQL's per-record functions (``RANDOM_CUT_FOREST``) do; no record is late."""
+
+    kind: str = "RECORD"
+
+
+Windows = FixedWindows | SessionWindows | SlidingWindows | RecordWindows
 
 
 def tumble(size: object) -> FixedWindows:
