@@ -25,7 +25,7 @@ from _harness import parse_args, report, stopwatch
 
 from workbench import SimulatedClock, Workbench
 from workbench.lake import write_retail_sample
-from workbench.lake._duckdb_lake import connect
+from workbench.lake._duckdb_lake import LakeFiles, connect
 
 BUCKET = "retail-lab"
 HOURS = 240
@@ -121,9 +121,11 @@ def main() -> None:
             lambda: athena.execute(MONTHLY.format(table="retail_parquet_ctas_table", more=""))
         )
         # The raw limit on this machine now: the same aggregation by DuckDB alone over the same
-        # Parquet objects, without the catalog, planning, history and CSV result.
+        # Parquet files, without the catalog, planning, history and CSV result.
         raw = connect(wb.lake.filesystem)
-        files = [o.uri for o in wb.lake.list(f"s3://{BUCKET}/parquet-data/")]
+        files = [
+            LakeFiles(wb.lake).path(o.uri) for o in wb.lake.list(f"s3://{BUCKET}/parquet-data/")
+        ]
         raw_sql = MONTHLY.format(table=f"read_parquet({files})", more="")
         raw_scan_s = best(lambda: raw.sql(raw_sql).fetchall())
         pandas_rows, pandas_s = pandas_monthly(wb, min(rows, PANDAS_ROWS))

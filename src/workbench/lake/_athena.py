@@ -48,7 +48,7 @@ from workbench.lake._catalog import (
     Table,
     format_of_serde,
 )
-from workbench.lake._duckdb_lake import connect
+from workbench.lake._duckdb_lake import LakeFiles, connect
 from workbench.lake._scan import build_scan, folder, list_objects, literal, prune, quote
 from workbench.lake._sqlite import Database
 from workbench.lake._uri import parse_uri
@@ -156,6 +156,7 @@ class Athena:
         self._local = threading.local()
         self._base: duckdb.DuckDBPyConnection | None = None
         self._base_lock = threading.Lock()
+        self._files = LakeFiles(lake)
         self.database = DEFAULT_DATABASE
 
     # -- settings ------------------------------------------------------------------------------
@@ -201,7 +202,7 @@ class Athena:
             self._record(query_id, sql, statement_type, current, "FAILED", str(error), submitted)
             raise
         except duckdb.Error as error:
-            failure = _engine_error(error)
+            failure = _engine_error(error, self._files.as_uris)
             self._record(query_id, sql, statement_type, current, "FAILED", str(failure), submitted)
             raise failure from None
         except Exception as error:  # e.g. the lake's storage failing: kept in the history too
@@ -408,7 +409,8 @@ class Athena:
                 partitions = prune(
                     con, table, partitions, _partition_conditions(node, table, resolved)
                 )
-            scan = build_scan(table, partitions, list_objects(self.lake, table, partitions))
+            objects = list_objects(self.lake, table, partitions)
+            scan = build_scan(table, partitions, objects, self._files.path)
             scanned += scan.bytes
             bucket = bucket or _bucket(table)
             view = f"__lake_{number}"
@@ -542,6 +544,7 @@ class Athena:
         options = [f"FORMAT {fmt}"]
         if fmt == "parquet" or codec != "uncompressed":
             options.append(f"COMPRESSION {codec}")
+        name = ""
         if partitioned_by:
             keys = ", ".join(quote(k) for k in partitioned_by)
             options += [
@@ -549,24 +552,19 @@ class Athena:
                 "OVERWRITE_OR_IGNORE",
                 f"FILENAME_PATTERN {literal(query_id + '_{i}')}",
             ]
-            target = location.rstrip("/")
         else:
             suffix = ".parquet" if fmt == "parquet" else ".json"
             if fmt == "json" and codec != "uncompressed":
                 suffix += ".gz" if codec == "gzip" else f".{codec}"
-            target = f"{location}{query_id}_0{suffix}"
-        try:
+            name = f"/{query_id}_0{suffix}"
+        with self._files.writing(location) as output:
             written = con.execute(
-                f"COPY (SELECT * FROM __ctas) TO {literal(target)} ({', '.join(options)})"
+                f"COPY (SELECT * FROM __ctas) TO {literal(output.folder + name)} "
+                f"({', '.join(options)})"
             ).fetchall()
-        except BaseException:
-            for obj in self.lake.list(location):
-                self.lake.delete(obj.uri)
-            raise
-        rows = int(written[0][0]) if written and written[0] else 0
-        if rows == 0:  # Athena writes no data file for an empty result
-            for obj in self.lake.list(location):
-                self.lake.delete(obj.uri)
+            rows = int(written[0][0]) if written and written[0] else 0
+            if rows:  # Athena writes no data file for an empty result
+                output.publish()
         return rows
 
     # -- results and history ------------------------------------------------------------------
@@ -827,8 +825,8 @@ def _partition_conditions(
     ]
 
 
-def _engine_error(error: duckdb.Error) -> InvalidRequestException:
-    text = str(error).split("\n")[0]
+def _engine_error(error: duckdb.Error, as_uris) -> InvalidRequestException:
+    text = as_uris(str(error).split("\n")[0])
     if isinstance(error, duckdb.ParserException):
         return InvalidRequestException(f"SYNTAX_ERROR: {text}")
     if isinstance(error, duckdb.CatalogException) and "Function" in text:
