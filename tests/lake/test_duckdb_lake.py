@@ -1,12 +1,11 @@
-"""DuckDB reads lake objects through fsspec correctly, also large ones read by several threads."""
+"""DuckDB over the lake: reads through fsspec are right under threads; COPYs publish whole objects."""
 
 from __future__ import annotations
 
 import io
 import os
-import threading
-
 import subprocess
+import threading
 
 import duckdb
 import pyarrow as pa
