@@ -1,4 +1,4 @@
-"""DuckDB over the lake: reads through fsspec are right under threads; COPYs publish whole objects."""
+"""DuckDB over the lake: fsspec reads stay right under threads; COPYs publish whole objects."""
 
 from __future__ import annotations
 
