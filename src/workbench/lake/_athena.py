@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 import threading
 import time
 import uuid
@@ -62,6 +63,8 @@ CREATE TABLE IF NOT EXISTS query_executions (
 );
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+_SCAN_MARK = "__lake_scan_"
+_SCAN_REFERENCE = re.compile(rf'"?\b{_SCAN_MARK}(\d+)__\b"?')
 _AGGREGATES = (exp.AggFunc, exp.Window, exp.Subquery, exp.Select)
 _CTAS_FORMATS = {"PARQUET": "parquet", "JSON": "json"}
 _COMPRESSIONS = {"SNAPPY", "GZIP", "ZSTD", "LZ4", "NONE", "UNCOMPRESSED"}
@@ -383,7 +386,8 @@ class Athena:
         con = self._cursor()
         try:
             sql, scanned, bucket = self._prepare(con, s.tree, current)
-            table = con.sql(sql).to_arrow_table()
+            relation = con.sql(sql)
+            table = _bigint_columns(relation.to_arrow_table(), relation.types)
         finally:
             con.close()
         return _Run(table, scanned, bucket)
@@ -391,7 +395,7 @@ class Athena:
     def _prepare(
         self, con: duckdb.DuckDBPyConnection, tree: exp.Expression, current: str
     ) -> tuple[str, int, str | None]:
-        """DuckDB SQL for ``tree`` with every catalog table replaced by a pruned scan view."""
+        """DuckDB SQL for ``tree`` with every catalog table replaced by its pruned scan."""
         tree = tree.copy()
         ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
         references = [
@@ -402,6 +406,7 @@ class Athena:
         resolved = {id(t): self._table_for(t, current) for t in references}
         scanned = 0
         bucket = None
+        scans: list[str] = []
         for number, node in enumerate(references):
             table = resolved[id(node)]
             partitions = self.catalog.partitions(table.database, table.name)
@@ -413,16 +418,18 @@ class Athena:
             scan = build_scan(table, partitions, objects, self._files.path)
             scanned += scan.bytes
             bucket = bucket or _bucket(table)
-            view = f"__lake_{number}"
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {scan.sql}")
+            scans.append(scan.sql)
             alias = node.alias or table.name
             node.replace(
                 exp.Table(
-                    this=exp.to_identifier(view),
+                    this=exp.to_identifier(f"{_SCAN_MARK}{number}__"),
                     alias=exp.TableAlias(this=exp.to_identifier(alias)),
                 )
             )
-        return _bigint_sums(con, dialect.to_duckdb(tree)), scanned, bucket
+        # Each scan goes in as a subquery rather than a view: DuckDB binds a view when it is
+        # created and again in the query, reading its files' schemas twice.
+        sql = _SCAN_REFERENCE.sub(lambda m: f"({scans[int(m.group(1))]})", dialect.to_duckdb(tree))
+        return sql, scanned, bucket
 
     def _table_for(self, node: exp.Table, current: str) -> Table:
         name = dialect._table_name(node)
@@ -486,7 +493,7 @@ class Athena:
         con = self._cursor()
         try:
             sql, scanned, _ = self._prepare(con, s.query, current)
-            con.execute(f"CREATE OR REPLACE TEMP VIEW __ctas AS {sql}")
+            con.execute(f"CREATE OR REPLACE TEMP VIEW __ctas AS {_bigint_sums(con, sql)}")
             described = con.execute("DESCRIBE __ctas").fetchall()
             names = [row[0].lower() for row in described]
             columns = [Column(row[0].lower(), _hive_type(row[1])) for row in described]
@@ -711,6 +718,23 @@ def _bigint_sums(con: duckdb.DuckDBPyConnection, sql: str) -> str:
         return sql
     casts = ", ".join(f"CAST({quote(n)} AS BIGINT) AS {quote(n)}" for n in wide)
     return f"SELECT * REPLACE ({casts}) FROM ({sql})"
+
+
+def _bigint_columns(table: pa.Table, types: list) -> pa.Table:
+    """``table`` with its HUGEINT columns as int64, as :func:`_bigint_sums` does in SQL; a query
+    result is cast after the fact, which spares DuckDB binding the query (listing and reading
+    the footers of its files) a second time."""
+    for index, kind in enumerate(types):
+        if str(kind) == "HUGEINT":
+            try:
+                column = table.column(index).cast(pa.int64())
+            except pa.ArrowInvalid:
+                raise InvalidRequestException(
+                    f"NUMERIC_VALUE_OUT_OF_RANGE: column {table.column_names[index]!r} holds a "
+                    "value beyond bigint's range."
+                ) from None
+            table = table.set_column(index, table.field(index).with_type(pa.int64()), column)
+    return table
 
 
 def _quoted_pairs(pairs: dict[str, str]) -> str:
