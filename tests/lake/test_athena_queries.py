@@ -6,6 +6,7 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
+import pyarrow as pa
 import pytest
 
 from tests.lake.conftest import CTAS, MONTHLY_REVENUE
@@ -267,3 +268,16 @@ def test_queries_from_several_threads_at_once(make_lab):
         answers = list(pool.map(count, hours))
     assert answers == [expected[h] for h in hours]
     assert len(set(lab.wb.athena.list_query_executions())) == len(lab.wb.athena.history())
+
+
+def test_integer_sums_are_bigints_as_in_presto(make_lab):
+    lab = make_lab(rows=200, landings=[("2010-03-04 05:00", 1, 3)])
+    lab.setup()
+    result = lab.sql(
+        "SELECT sum(quantity) q, CAST(sum(quantity) AS decimal(38,0)) d FROM retail_trans_json"
+    ).to_arrow()
+    assert result.schema.field("q").type == pa.int64()
+    assert result.schema.field("d").type == pa.decimal128(38, 0)
+    assert result["q"].to_pylist() == [lab.records["Quantity"].sum()]
+    with pytest.raises(InvalidRequestException, match="NUMERIC_VALUE_OUT_OF_RANGE"):
+        lab.sql("SELECT sum(x) s FROM (VALUES (9223372036854775807), (1)) AS t(x)")
