@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import math
 from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tests.lake.conftest import CTAS, MONTHLY_REVENUE
@@ -281,3 +283,55 @@ def test_integer_sums_are_bigints_as_in_presto(make_lab):
     assert result["q"].to_pylist() == [lab.records["Quantity"].sum()]
     with pytest.raises(InvalidRequestException, match="NUMERIC_VALUE_OUT_OF_RANGE"):
         lab.sql("SELECT sum(x) s FROM (VALUES (9223372036854775807), (1)) AS t(x)")
+
+
+def _chunk_bytes(lake, prefix: str, columns: set[str] | None) -> int:
+    """Compressed bytes of the named columns' chunks in every row group under ``prefix``."""
+    total = 0
+    for obj in lake.list(prefix):
+        metadata = pq.read_metadata(io.BytesIO(lake.get(obj.uri)))
+        for group in range(metadata.num_row_groups):
+            for index in range(metadata.num_columns):
+                chunk = metadata.row_group(group).column(index)
+                if columns is None or chunk.path_in_schema in columns:
+                    total += chunk.total_compressed_size
+    return total
+
+
+def test_parquet_data_scanned_counts_the_column_chunks_a_query_reads(lab_with_parquet):
+    lab = lab_with_parquet
+    lake, prefix = lab.wb.lake, "s3://retail-lab/parquet-data/"
+    whole = sum(o.size for o in lake.list(prefix))
+    every = lab.sql("SELECT * FROM retail_parquet_ctas_table").data_scanned_bytes
+    assert every == _chunk_bytes(lake, prefix, None) < whole
+    revenue = lab.sql(MONTHLY_REVENUE.replace("retail_trans_json", "retail_parquet_ctas_table"))
+    read = {"invoicedate", "price", "quantity"}
+    assert revenue.data_scanned_bytes == _chunk_bytes(lake, prefix, read) < every
+    aliased = lab.sql(
+        "SELECT t.country, count(*) n FROM retail_parquet_ctas_table t GROUP BY t.country"
+    )
+    assert aliased.data_scanned_bytes == _chunk_bytes(lake, prefix, {"country"})
+    history = lab.wb.athena.history()
+    assert history["data_scanned_bytes"].to_list()[:3] == [
+        aliased.data_scanned_bytes,
+        revenue.data_scanned_bytes,
+        every,
+    ]
+
+
+def test_parquet_data_scanned_follows_an_object_rewritten_under_the_same_key(make_lab):
+    lab = make_lab(rows=10, landings=[("2010-03-04 05:00", 1, 3)])
+    lab.sql(
+        "CREATE EXTERNAL TABLE p (`a` bigint, `b` string) STORED AS PARQUET "
+        "LOCATION 's3://retail-lab/p/'"
+    )
+    scanned = []
+    for rows in (10, 5000):  # the simulated clock stands still: same key, same modified time
+        buffer = io.BytesIO()
+        pq.write_table(pa.table({"a": range(rows), "b": ["x"] * rows}), buffer)
+        lab.wb.lake.put("s3://retail-lab/p/data.parquet", buffer.getvalue())
+        result = lab.sql("SELECT sum(a) s FROM p")
+        assert result.to_arrow()["s"].to_pylist() == [rows * (rows - 1) // 2]
+        assert result.data_scanned_bytes == _chunk_bytes(lab.wb.lake, "s3://retail-lab/p/", {"a"})
+        scanned.append(result.data_scanned_bytes)
+    assert scanned[0] < scanned[1]

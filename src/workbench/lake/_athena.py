@@ -19,6 +19,7 @@ history with its state, run time and data scanned, and its result is saved in th
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import re
 import threading
@@ -50,6 +51,7 @@ from workbench.lake._catalog import (
     format_of_serde,
 )
 from workbench.lake._duckdb_lake import LakeFiles, connect
+from workbench.lake._footers import ParquetFooters
 from workbench.lake._scan import build_scan, folder, list_objects, literal, prune, quote
 from workbench.lake._sqlite import Database
 from workbench.lake._uri import parse_uri
@@ -160,6 +162,7 @@ class Athena:
         self._base: duckdb.DuckDBPyConnection | None = None
         self._base_lock = threading.Lock()
         self._files = LakeFiles(lake)
+        self._footers = ParquetFooters(self._files)
         self.database = DEFAULT_DATABASE
 
     # -- settings ------------------------------------------------------------------------------
@@ -415,7 +418,11 @@ class Athena:
                     con, table, partitions, _partition_conditions(node, table, resolved)
                 )
             objects = list_objects(self.lake, table, partitions)
-            scan = build_scan(table, partitions, objects, self._files.path)
+            measure = lambda obj: obj.size  # noqa: E731 - Athena reads JSON objects whole
+            if table.format == "parquet":
+                columns = _columns_read(tree, node, table)
+                measure = functools.partial(self._footers.scanned, columns=columns)
+            scan = build_scan(table, partitions, objects, self._files.path, measure)
             scanned += scan.bytes
             bucket = bucket or _bucket(table)
             scans.append(scan.sql)
@@ -847,6 +854,24 @@ def _partition_conditions(
         and list(condition.find_all(exp.Column))
         and all(mine(c) for c in condition.find_all(exp.Column))
     ]
+
+
+def _columns_read(tree: exp.Expression, node: exp.Table, table: Table) -> set[str] | None:
+    """The data columns of ``table`` that the query reading it at ``node`` names (None: all of
+    them, for a ``*``). A column named in another table's scope counts too: the figure may be
+    a little high, never low."""
+    names = {(node.alias or table.name).lower(), table.name}
+    wanted: set[str] = set()
+    for column in tree.find_all(exp.Column):
+        qualifier = column.table.lower() if column.table else None
+        if qualifier is not None and qualifier not in names:
+            continue
+        if isinstance(column.this, exp.Star):
+            return None
+        wanted.add(column.name.lower())
+    if any(isinstance(star.parent, exp.Select) for star in tree.find_all(exp.Star)):
+        return None
+    return wanted & {c.name for c in table.columns}
 
 
 def _engine_error(error: duckdb.Error, as_uris) -> InvalidRequestException:

@@ -129,8 +129,12 @@ class LakeFiles:
 
     def path(self, uri: str) -> str:
         """What DuckDB reads for the object at ``s3://bucket/key``."""
+        return self.local_path(uri) or uri
+
+    def local_path(self, uri: str) -> str | None:
+        """The file behind the object at ``s3://bucket/key`` in a local lake, else None."""
         if self._local is None:
-            return uri
+            return None
         return self._root + uri.split("://", 1)[1]
 
     def as_uris(self, text: str) -> str:

@@ -18,6 +18,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from workbench.lake._catalog import Partition, Table
+from workbench.lake._lake import ObjectInfo
 from workbench.lake._sql_dialect import duckdb_type, to_duckdb
 
 _LIST_EACH_UP_TO = 16
@@ -156,9 +157,11 @@ def build_scan(
     partitions: Sequence[Partition],
     objects: dict[int, list],
     locate: Callable[[str], str] = str,
+    measure: Callable[[ObjectInfo], int] = lambda obj: obj.size,
 ) -> Scan:
     """The SELECT that reads ``table`` restricted to ``partitions`` (objects from list_objects);
-    ``locate`` turns an object's URI into what DuckDB reads (see ``LakeFiles.path``)."""
+    ``locate`` turns an object's URI into what DuckDB reads (see ``LakeFiles.path``), ``measure``
+    gives the bytes the read scans in an object (all of it, unless told otherwise)."""
     parts: list[str] = []
     uris: list[str] = []
     size = 0
@@ -183,7 +186,7 @@ def build_scan(
             parts.insert(0, f"SELECT {_select_list(table, None)} FROM {reader}")
     for found in objects.values():
         uris.extend(o.uri for o in found)
-        size += sum(o.size for o in found)
+        size += sum(measure(o) for o in found)
     sql = " UNION ALL ".join(parts) if parts else _empty(table)
     return Scan(sql, tuple(uris), size)
 
