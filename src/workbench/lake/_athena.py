@@ -435,7 +435,9 @@ class Athena:
             )
         # Each scan goes in as a subquery rather than a view: DuckDB binds a view when it is
         # created and again in the query, reading its files' schemas twice.
-        sql = _SCAN_REFERENCE.sub(lambda m: f"({scans[int(m.group(1))]})", dialect.to_duckdb(tree))
+        sql = _SCAN_REFERENCE.sub(
+            lambda m: f"({scans[int(m.group(1))]})", dialect.to_duckdb(tree, copy=False)
+        )
         return sql, scanned, bucket
 
     def _table_for(self, node: exp.Table, current: str) -> Table:

@@ -214,7 +214,7 @@ def prune(
         f"TRY_CAST(__raw_{i} AS {duckdb_type(k.type)}) AS {quote(k.name)}"
         for i, k in enumerate(table.partition_keys)
     )
-    where = " AND ".join(f"({to_duckdb(_unqualified(c))})" for c in conditions)
+    where = " AND ".join(f"({to_duckdb(_unqualified(c), copy=False)})" for c in conditions)
     try:
         rows = con.execute(
             f"SELECT __index FROM (SELECT __index, {typed} FROM __partitions) WHERE {where}"

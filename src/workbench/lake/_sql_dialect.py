@@ -634,9 +634,10 @@ def _joda_literal(fmt: exp.Expression) -> str:
     return joda_to_strftime(fmt.this)
 
 
-def to_duckdb(tree: exp.Expression) -> str:
-    """DuckDB SQL for a query tree read in Athena's dialect."""
-    rewritten = tree.copy().transform(_rewrite_presto)
+def to_duckdb(tree: exp.Expression, *, copy: bool = True) -> str:
+    """DuckDB SQL for a query tree read in Athena's dialect (``copy=False``: a tree the caller
+    owns, rewritten in place)."""
+    rewritten = tree.transform(_rewrite_presto, copy=copy)
     try:
         return rewritten.sql(WRITE)
     except SqlglotError as error:
