@@ -52,7 +52,15 @@ from workbench.lake._catalog import (
 )
 from workbench.lake._duckdb_lake import LakeFiles, connect
 from workbench.lake._footers import ParquetFooters
-from workbench.lake._scan import build_scan, folder, list_objects, literal, prune, quote
+from workbench.lake._scan import (
+    build_scan,
+    folder,
+    list_objects,
+    literal,
+    prune,
+    quote,
+    whole_object,
+)
 from workbench.lake._sqlite import Database
 from workbench.lake._uri import parse_uri
 
@@ -418,7 +426,7 @@ class Athena:
                     con, table, partitions, _partition_conditions(node, table, resolved)
                 )
             objects = list_objects(self.lake, table, partitions)
-            measure = lambda obj: obj.size  # noqa: E731 - Athena reads JSON objects whole
+            measure = whole_object  # Athena reads JSON objects whole
             if table.format == "parquet":
                 columns = _columns_read(tree, node, table)
                 measure = functools.partial(self._footers.scanned, columns=columns)
@@ -860,8 +868,8 @@ def _partition_conditions(
 
 def _columns_read(tree: exp.Expression, node: exp.Table, table: Table) -> set[str] | None:
     """The data columns of ``table`` that the query reading it at ``node`` names (None: all of
-    them, for a ``*``). A column named in another table's scope counts too: the figure may be
-    a little high, never low."""
+    them, for a ``*``). A column of that name in another table's scope counts too, so the
+    figure errs high."""
     names = {(node.alias or table.name).lower(), table.name}
     wanted: set[str] = set()
     for column in tree.find_all(exp.Column):

@@ -152,12 +152,17 @@ def _empty(table: Table) -> str:
     return f"SELECT {', '.join(items)} WHERE false"
 
 
+def whole_object(obj: ObjectInfo) -> int:
+    """The bytes a read of the whole object scans: its size."""
+    return obj.size
+
+
 def build_scan(
     table: Table,
     partitions: Sequence[Partition],
     objects: dict[int, list],
     locate: Callable[[str], str] = str,
-    measure: Callable[[ObjectInfo], int] = lambda obj: obj.size,
+    measure: Callable[[ObjectInfo], int] = whole_object,
 ) -> Scan:
     """The SELECT that reads ``table`` restricted to ``partitions`` (objects from list_objects);
     ``locate`` turns an object's URI into what DuckDB reads (see ``LakeFiles.path``), ``measure``
