@@ -335,3 +335,22 @@ def test_parquet_data_scanned_follows_an_object_rewritten_under_the_same_key(mak
         assert result.data_scanned_bytes == _chunk_bytes(lab.wb.lake, "s3://retail-lab/p/", {"a"})
         scanned.append(result.data_scanned_bytes)
     assert scanned[0] < scanned[1]
+
+
+@pytest.mark.parametrize("fmt", ["PARQUET", "JSON"])
+def test_partitioned_ctas_keeps_null_and_escaped_partition_values(make_lab, fmt):
+    lab = make_lab(rows=600, landings=[("2010-03-04 05:00", 2, 3)])
+    lab.setup()
+    who = "CASE WHEN quantity > 10 THEN NULL ELSE 'a/b=c d' END"
+    lab.sql(
+        f"CREATE TABLE by_who WITH (external_location='s3://{{bucket}}/by-who/', format='{fmt}', "
+        f"partitioned_by=ARRAY['who']) AS SELECT invoice, quantity, {who} AS who "
+        "FROM retail_trans_json"
+    )
+    shown = lab.sql("SHOW PARTITIONS by_who").to_arrow()["partition"].to_pylist()
+    assert sorted(shown) == ["who=__HIVE_DEFAULT_PARTITION__", "who=a/b=c d"]
+    copied = lab.sql("SELECT count(*) n, sum(quantity) q FROM by_who").to_arrow().to_pylist()
+    assert copied == [{"n": lab.records.height, "q": lab.records["Quantity"].sum()}]
+    small = lab.sql("SELECT sum(quantity) q FROM by_who WHERE who = 'a/b=c d'").to_arrow()
+    expected = lab.records.filter(pl.col("Quantity") <= 10)["Quantity"].sum()
+    assert small["q"].to_pylist() == [expected]

@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import duckdb
 import pyarrow as pa
@@ -524,20 +525,17 @@ class Athena:
                     f"in the order of partitioned_by {partitioned_by}; the SELECT ends with "
                     f"{names[-len(partitioned_by) :]}."
                 )
-            rows = 0
+            rows, folders = 0, []
             if s.with_data:
-                rows = self._write(
+                rows, folders = self._write(
                     con, location, _CTAS_FORMATS[fmt], compression, partitioned_by, query_id
                 )
-            partitions = []
-            if partitioned_by and s.with_data:
-                keys = ", ".join(quote(k) for k in partitioned_by)
-                for values in con.execute(f"SELECT DISTINCT {keys} FROM __ctas").fetchall():
-                    strings = [str(v) for v in values]
-                    spec = "/".join(
-                        f"{k}={v}" for k, v in zip(partitioned_by, strings, strict=True)
-                    )
-                    partitions.append((strings, f"{location}{spec}/"))
+            # A partition per folder the COPY wrote (no second run of the query for its keys);
+            # a folder is named as Hive names it: values escaped, NULL as the default partition.
+            partitions = [
+                ([unquote(part.split("=", 1)[1]) for part in spec.split("/")], f"{location}{spec}/")
+                for spec in folders
+            ]
         finally:
             con.close()
         data_columns = tuple(c for c in columns if c.name not in partitioned_by)
@@ -563,9 +561,10 @@ class Athena:
         compression: str,
         partitioned_by: list[str],
         query_id: str,
-    ) -> int:
+    ) -> tuple[int, list[str]]:
+        """Rows written under ``location``, and the folders (relative) that hold them."""
         codec = "uncompressed" if compression in ("NONE", "UNCOMPRESSED") else compression.lower()
-        options = [f"FORMAT {fmt}"]
+        options = [f"FORMAT {fmt}", "RETURN_FILES"]
         if fmt == "parquet" or codec != "uncompressed":
             options.append(f"COMPRESSION {codec}")
         name = ""
@@ -585,11 +584,12 @@ class Athena:
             written = con.execute(
                 f"COPY (SELECT * FROM __ctas) TO {literal(output.folder + name)} "
                 f"({', '.join(options)})"
-            ).fetchall()
-            rows = int(written[0][0]) if written and written[0] else 0
+            ).fetchone()
+            rows, files = (int(written[0]), written[1] or []) if written else (0, [])
             if rows:  # Athena writes no data file for an empty result
                 output.publish()
-        return rows
+        start = len(output.folder) + 1
+        return rows, sorted({f[start:].rpartition("/")[0] for f in files} - {""}) if rows else []
 
     # -- results and history ------------------------------------------------------------------
     def _results_folder(self, bucket: str | None) -> str | None:
