@@ -34,6 +34,7 @@ from urllib.parse import unquote
 import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
 from sqlglot import exp
 
 from workbench.errors import (
@@ -78,6 +79,10 @@ _SCAN_MARK = "__lake_scan_"
 _SCAN_REFERENCE = re.compile(rf'"?\b{_SCAN_MARK}(\d+)__\b"?')
 _AGGREGATES = (exp.AggFunc, exp.Window, exp.Subquery, exp.Select)
 _CTAS_FORMATS = {"PARQUET": "parquet", "JSON": "json"}
+_SUFFIXES = {"gzip": "gz"}
+# Rows per Parquet row group a CTAS writes: DuckDB's own default, small enough that a scan of a
+# million rows has row groups for every thread.
+ROW_GROUP_ROWS = 122_880
 _COMPRESSIONS = {"SNAPPY", "GZIP", "ZSTD", "LZ4", "NONE", "UNCOMPRESSED"}
 _DUCKDB_TO_HIVE = {
     "VARCHAR": "string",
@@ -564,31 +569,19 @@ class Athena:
     ) -> tuple[int, list[str]]:
         """Rows written under ``location``, and the folders (relative) that hold them."""
         codec = "uncompressed" if compression in ("NONE", "UNCOMPRESSED") else compression.lower()
-        options = [f"FORMAT {fmt}", "RETURN_FILES"]
-        if fmt == "parquet" or codec != "uncompressed":
-            options.append(f"COMPRESSION {codec}")
-        name = ""
-        if partitioned_by:
-            keys = ", ".join(quote(k) for k in partitioned_by)
-            options += [
-                f"PARTITION_BY ({keys})",
-                "OVERWRITE_OR_IGNORE",
-                f"FILENAME_PATTERN {literal(query_id + '_{i}')}",
-            ]
-        else:
-            suffix = ".parquet" if fmt == "parquet" else ".json"
-            if fmt == "json" and codec != "uncompressed":
-                suffix += ".gz" if codec == "gzip" else f".{codec}"
-            name = f"/{query_id}_0{suffix}"
         with self._files.writing(location) as output:
-            written = con.execute(
-                f"COPY (SELECT * FROM __ctas) TO {literal(output.folder + name)} "
-                f"({', '.join(options)})"
-            ).fetchone()
-            rows, files = (int(written[0]), written[1] or []) if written else (0, [])
+            folder, filesystem = output.folder, None
+            if fmt == "parquet":
+                if output.folder.startswith("s3://"):
+                    folder, filesystem = output.folder[len("s3://") :], self._files.arrow()
+                rows, files = _write_parquet(
+                    con, folder, filesystem, codec, partitioned_by, query_id
+                )
+            else:
+                rows, files = _copy_json(con, folder, codec, partitioned_by, query_id)
             if rows:  # Athena writes no data file for an empty result
                 output.publish()
-        start = len(output.folder) + 1
+        start = len(folder) + 1
         return rows, sorted({f[start:].rpartition("/")[0] for f in files} - {""}) if rows else []
 
     # -- results and history ------------------------------------------------------------------
@@ -752,6 +745,71 @@ def _bigint_columns(table: pa.Table, types: list) -> pa.Table:
                 ) from None
             table = table.set_column(index, table.field(index).with_type(pa.int64()), column)
     return table
+
+
+def _write_parquet(
+    con: duckdb.DuckDBPyConnection,
+    folder: str,
+    filesystem,
+    codec: str,
+    partitioned_by: list[str],
+    query_id: str,
+) -> tuple[int, list[str]]:
+    """Write the CTAS rows as Parquet under ``folder``: rows written and the files' paths.
+
+    pyarrow writes the Parquet, streaming DuckDB's result: about twice as fast here as DuckDB's
+    own COPY for the same Snappy, dictionary-encoded row groups with statistics, and its Hive
+    folders are named alike (values URI-escaped, NULL as ``__HIVE_DEFAULT_PARTITION__``)."""
+    reader = con.sql("SELECT * FROM __ctas").to_arrow_reader(ROW_GROUP_ROWS)
+    partitioning = None
+    if partitioned_by:
+        keys = pa.schema([reader.schema.field(k) for k in partitioned_by])
+        partitioning = ds.partitioning(keys, flavor="hive")
+    written: list[tuple[str, int]] = []
+    ds.write_dataset(
+        reader,
+        folder,
+        filesystem=filesystem,
+        format="parquet",
+        partitioning=partitioning,
+        basename_template=f"{query_id}_{{i}}.parquet",
+        file_options=ds.ParquetFileFormat().make_write_options(
+            compression="none" if codec == "uncompressed" else codec
+        ),
+        min_rows_per_group=ROW_GROUP_ROWS,
+        max_rows_per_group=ROW_GROUP_ROWS,
+        existing_data_behavior="overwrite_or_ignore",
+        file_visitor=lambda file: written.append((file.path, file.metadata.num_rows)),
+    )
+    return sum(rows for _, rows in written), [path for path, _ in written]
+
+
+def _copy_json(
+    con: duckdb.DuckDBPyConnection,
+    folder: str,
+    codec: str,
+    partitioned_by: list[str],
+    query_id: str,
+) -> tuple[int, list[str]]:
+    """Write the CTAS rows as JSON lines under ``folder`` with DuckDB's COPY."""
+    options = ["FORMAT json", "RETURN_FILES"]
+    if codec != "uncompressed":
+        options.append(f"COMPRESSION {codec}")
+    target = folder
+    if partitioned_by:
+        keys = ", ".join(quote(k) for k in partitioned_by)
+        options += [
+            f"PARTITION_BY ({keys})",
+            "OVERWRITE_OR_IGNORE",
+            f"FILENAME_PATTERN {literal(query_id + '_{i}')}",
+        ]
+    else:
+        suffix = ".json" + ("" if codec == "uncompressed" else f".{_SUFFIXES.get(codec, codec)}")
+        target = f"{folder}/{query_id}_0{suffix}"
+    written = con.execute(
+        f"COPY (SELECT * FROM __ctas) TO {literal(target)} ({', '.join(options)})"
+    ).fetchone()
+    return (int(written[0]), written[1] or []) if written else (0, [])
 
 
 def _quoted_pairs(pairs: dict[str, str]) -> str:

@@ -137,16 +137,23 @@ class LakeFiles:
             return None
         return self._root + uri.split("://", 1)[1]
 
+    def arrow(self):
+        """The lake's filesystem for pyarrow (objects addressed as ``bucket/key``)."""
+        from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+        return PyFileSystem(FSSpecHandler(self.lake.filesystem))
+
     def as_uris(self, text: str) -> str:
         """``text`` (a DuckDB error) naming objects by their URIs rather than by file paths."""
         return text.replace(self._root, "s3://") if self._local is not None else text
 
     @contextlib.contextmanager
     def writing(self, location: str) -> Iterator[Output]:
-        """Where a DuckDB COPY writes the objects of ``location`` (a folder URI).
+        """Where a writer of whole files (DuckDB's COPY, pyarrow's dataset writer) puts the
+        objects of ``location`` (a folder URI).
 
         Nothing appears under ``location`` unless :meth:`Output.publish` is called before the
-        block ends: on a local lake DuckDB writes into a staging folder, published file by file;
+        block ends: on a local lake the writer fills a staging folder, published file by file;
         on S3 it writes in place, and what it wrote is deleted if not published.
         """
         if self._local is None:
@@ -168,7 +175,7 @@ class LakeFiles:
 
 
 class Output:
-    """The folder a COPY writes into, and how its files become the location's objects."""
+    """The folder a writer fills, and how its files become the location's objects."""
 
     def __init__(self, folder: str, publish) -> None:
         self.folder = folder
