@@ -354,3 +354,29 @@ def test_partitioned_ctas_keeps_null_and_escaped_partition_values(make_lab, fmt)
     small = lab.sql("SELECT sum(quantity) q FROM by_who WHERE who = 'a/b=c d'").to_arrow()
     expected = lab.records.filter(pl.col("Quantity") <= 10)["Quantity"].sum()
     assert small["q"].to_pylist() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("options", "codec", "suffix"),
+    [
+        ("format='PARQUET', parquet_compression='SNAPPY'", "SNAPPY", ".parquet"),
+        ("format='PARQUET', parquet_compression='ZSTD'", "ZSTD", ".parquet"),
+        ("format='PARQUET', write_compression='NONE'", "UNCOMPRESSED", ".parquet"),
+        ("format='PARQUET'", "GZIP", ".parquet"),  # Athena's default for a Parquet CTAS
+        ("format='JSON', write_compression='GZIP'", None, ".json.gz"),
+    ],
+)
+def test_ctas_writes_the_codec_it_is_asked_for(make_lab, options, codec, suffix):
+    lab = make_lab(rows=300, landings=[("2010-03-04 05:00", 1, 3)])
+    lab.setup()
+    lab.sql(
+        f"CREATE TABLE copy WITH (external_location='s3://{{bucket}}/copy/', {options}) AS "
+        "SELECT invoice, quantity, invoicedate FROM retail_trans_json"
+    )
+    [obj] = lab.wb.lake.list("s3://retail-lab/copy/")
+    assert obj.key.endswith(suffix)
+    if codec is not None:
+        metadata = pq.read_metadata(io.BytesIO(lab.wb.lake.get(obj.uri)))
+        assert {metadata.row_group(0).column(i).compression for i in range(3)} == {codec}
+    back = lab.sql("SELECT count(*) n, sum(quantity) q FROM copy").to_arrow().to_pylist()
+    assert back == [{"n": lab.records.height, "q": lab.records["Quantity"].sum()}]
