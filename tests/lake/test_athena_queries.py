@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import math
 from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tests.lake.conftest import CTAS, MONTHLY_REVENUE
@@ -213,8 +216,11 @@ def test_malformed_json_fails_unless_the_table_ignores_it(make_lab):
     lab.wb.lake.put(
         "s3://retail-lab/json-data/year=2010/month=03/day=04/hour=05/broken", b"{not json\n"
     )
-    with pytest.raises(InvalidRequestException, match="HIVE_CURSOR_ERROR"):
+    with pytest.raises(InvalidRequestException, match="HIVE_CURSOR_ERROR") as raised:
         lab.sql("SELECT count(*) FROM retail_trans_json")
+    # The error names the object as the learner knows it, not the file behind a local lake.
+    assert "s3://retail-lab/json-data/year=2010/month=03/day=04/hour=05/broken" in str(raised.value)
+    assert lab.wb.lake.where not in str(raised.value)
     lab.sql(
         "CREATE EXTERNAL TABLE lenient (`invoice` string) PARTITIONED BY (`year` int, `month` int, "
         "`day` int, `hour` int) ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe' WITH "
@@ -264,3 +270,113 @@ def test_queries_from_several_threads_at_once(make_lab):
         answers = list(pool.map(count, hours))
     assert answers == [expected[h] for h in hours]
     assert len(set(lab.wb.athena.list_query_executions())) == len(lab.wb.athena.history())
+
+
+def test_integer_sums_are_bigints_as_in_presto(make_lab):
+    lab = make_lab(rows=200, landings=[("2010-03-04 05:00", 1, 3)])
+    lab.setup()
+    result = lab.sql(
+        "SELECT sum(quantity) q, CAST(sum(quantity) AS decimal(38,0)) d FROM retail_trans_json"
+    ).to_arrow()
+    assert result.schema.field("q").type == pa.int64()
+    assert result.schema.field("d").type == pa.decimal128(38, 0)
+    assert result["q"].to_pylist() == [lab.records["Quantity"].sum()]
+    with pytest.raises(InvalidRequestException, match="NUMERIC_VALUE_OUT_OF_RANGE"):
+        lab.sql("SELECT sum(x) s FROM (VALUES (9223372036854775807), (1)) AS t(x)")
+
+
+def _chunk_bytes(lake, prefix: str, columns: set[str] | None) -> int:
+    """Compressed bytes of the named columns' chunks in every row group under ``prefix``."""
+    total = 0
+    for obj in lake.list(prefix):
+        metadata = pq.read_metadata(io.BytesIO(lake.get(obj.uri)))
+        for group in range(metadata.num_row_groups):
+            for index in range(metadata.num_columns):
+                chunk = metadata.row_group(group).column(index)
+                if columns is None or chunk.path_in_schema in columns:
+                    total += chunk.total_compressed_size
+    return total
+
+
+def test_parquet_data_scanned_counts_the_column_chunks_a_query_reads(lab_with_parquet):
+    lab = lab_with_parquet
+    lake, prefix = lab.wb.lake, "s3://retail-lab/parquet-data/"
+    whole = sum(o.size for o in lake.list(prefix))
+    every = lab.sql("SELECT * FROM retail_parquet_ctas_table").data_scanned_bytes
+    assert every == _chunk_bytes(lake, prefix, None) < whole
+    revenue = lab.sql(MONTHLY_REVENUE.replace("retail_trans_json", "retail_parquet_ctas_table"))
+    read = {"invoicedate", "price", "quantity"}
+    assert revenue.data_scanned_bytes == _chunk_bytes(lake, prefix, read) < every
+    aliased = lab.sql(
+        "SELECT t.country, count(*) n FROM retail_parquet_ctas_table t GROUP BY t.country"
+    )
+    assert aliased.data_scanned_bytes == _chunk_bytes(lake, prefix, {"country"})
+    history = lab.wb.athena.history()
+    assert history["data_scanned_bytes"].to_list()[:3] == [
+        aliased.data_scanned_bytes,
+        revenue.data_scanned_bytes,
+        every,
+    ]
+
+
+def test_parquet_data_scanned_follows_an_object_rewritten_under_the_same_key(make_lab):
+    lab = make_lab(rows=10, landings=[("2010-03-04 05:00", 1, 3)])
+    lab.sql(
+        "CREATE EXTERNAL TABLE p (`a` bigint, `b` string) STORED AS PARQUET "
+        "LOCATION 's3://retail-lab/p/'"
+    )
+    scanned = []
+    for rows in (10, 5000):  # the simulated clock stands still: same key, same modified time
+        buffer = io.BytesIO()
+        pq.write_table(pa.table({"a": range(rows), "b": ["x"] * rows}), buffer)
+        lab.wb.lake.put("s3://retail-lab/p/data.parquet", buffer.getvalue())
+        result = lab.sql("SELECT sum(a) s FROM p")
+        assert result.to_arrow()["s"].to_pylist() == [rows * (rows - 1) // 2]
+        assert result.data_scanned_bytes == _chunk_bytes(lab.wb.lake, "s3://retail-lab/p/", {"a"})
+        scanned.append(result.data_scanned_bytes)
+    assert scanned[0] < scanned[1]
+
+
+@pytest.mark.parametrize("fmt", ["PARQUET", "JSON"])
+def test_partitioned_ctas_keeps_null_and_escaped_partition_values(make_lab, fmt):
+    lab = make_lab(rows=600, landings=[("2010-03-04 05:00", 2, 3)])
+    lab.setup()
+    who = "CASE WHEN quantity > 10 THEN NULL ELSE 'a/b=c d' END"
+    lab.sql(
+        f"CREATE TABLE by_who WITH (external_location='s3://{{bucket}}/by-who/', format='{fmt}', "
+        f"partitioned_by=ARRAY['who']) AS SELECT invoice, quantity, {who} AS who "
+        "FROM retail_trans_json"
+    )
+    shown = lab.sql("SHOW PARTITIONS by_who").to_arrow()["partition"].to_pylist()
+    assert sorted(shown) == ["who=__HIVE_DEFAULT_PARTITION__", "who=a/b=c d"]
+    copied = lab.sql("SELECT count(*) n, sum(quantity) q FROM by_who").to_arrow().to_pylist()
+    assert copied == [{"n": lab.records.height, "q": lab.records["Quantity"].sum()}]
+    small = lab.sql("SELECT sum(quantity) q FROM by_who WHERE who = 'a/b=c d'").to_arrow()
+    expected = lab.records.filter(pl.col("Quantity") <= 10)["Quantity"].sum()
+    assert small["q"].to_pylist() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("options", "codec", "suffix"),
+    [
+        ("format='PARQUET', parquet_compression='SNAPPY'", "SNAPPY", ".parquet"),
+        ("format='PARQUET', parquet_compression='ZSTD'", "ZSTD", ".parquet"),
+        ("format='PARQUET', write_compression='NONE'", "UNCOMPRESSED", ".parquet"),
+        ("format='PARQUET'", "GZIP", ".parquet"),  # Athena's default for a Parquet CTAS
+        ("format='JSON', write_compression='GZIP'", None, ".json.gz"),
+    ],
+)
+def test_ctas_writes_the_codec_it_is_asked_for(make_lab, options, codec, suffix):
+    lab = make_lab(rows=300, landings=[("2010-03-04 05:00", 1, 3)])
+    lab.setup()
+    lab.sql(
+        f"CREATE TABLE copy WITH (external_location='s3://{{bucket}}/copy/', {options}) AS "
+        "SELECT invoice, quantity, invoicedate FROM retail_trans_json"
+    )
+    [obj] = lab.wb.lake.list("s3://retail-lab/copy/")
+    assert obj.key.endswith(suffix)
+    if codec is not None:
+        metadata = pq.read_metadata(io.BytesIO(lab.wb.lake.get(obj.uri)))
+        assert {metadata.row_group(0).column(i).compression for i in range(3)} == {codec}
+    back = lab.sql("SELECT count(*) n, sum(quantity) q FROM copy").to_arrow().to_pylist()
+    assert back == [{"n": lab.records.height, "q": lab.records["Quantity"].sum()}]

@@ -43,6 +43,14 @@ def test_lab_sql_on_an_s3_lake(moto_endpoint, tmp_path, monkeypatch):
     lab.sql(CTAS)
     count = lab.sql("SELECT count(*) n FROM retail_parquet_ctas_table").to_arrow()
     assert count["n"].to_pylist() == [records.height]
+    lab.sql(
+        "CREATE TABLE by_hour WITH (external_location='s3://{bucket}/by-hour/', format='PARQUET', "
+        "partitioned_by=ARRAY['hour']) AS SELECT invoice, quantity, hour FROM retail_trans_json"
+    )
+    hours = lab.sql("SHOW PARTITIONS by_hour").to_arrow()["partition"].to_pylist()
+    assert sorted(hours) == sorted(f"hour={h}" for h in records["InvoiceDate"].dt.hour().unique())
+    by_hour = lab.sql("SELECT count(*) n FROM by_hour WHERE hour = 23").to_arrow()
+    assert by_hour["n"].to_pylist() == [(records["InvoiceDate"].dt.hour() == 23).sum()]
 
     pruned = lab.sql("SELECT count(*) n FROM retail_trans_json WHERE day = 1 AND hour = 0")
     hour = records.filter(

@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from fsspec.implementations.dirfs import DirFileSystem
@@ -52,20 +54,7 @@ class AtomicObjectWriter(io.FileIO):
             return
         os.fsync(self.fileno())
         super().close()
-        if self._mtime is not None:
-            os.utime(tmp, (self._mtime, self._mtime))
-        # A concurrent delete may remove an emptied parent folder between makedirs and replace.
-        for _ in range(5):
-            self.target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.replace(tmp, self.target)
-                break
-            except FileNotFoundError:
-                continue
-        else:
-            tmp.unlink(missing_ok=True)
-            raise OSError(f"could not move a written object into place at {self.target}")
-        fsync_dir(self.target.parent)
+        move_into_place(tmp, self.target, self._mtime)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
@@ -74,14 +63,36 @@ class AtomicObjectWriter(io.FileIO):
             self.close()
 
 
+def move_into_place(tmp: Path, target: Path, mtime: float | None) -> None:
+    """Make the complete, fsynced file ``tmp`` the object at ``target`` in one rename."""
+    if mtime is not None:
+        os.utime(tmp, (mtime, mtime))
+    # A concurrent delete may remove an emptied parent folder between makedirs and replace.
+    for _ in range(5):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(tmp, target)
+            break
+        except FileNotFoundError:
+            continue
+    else:
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"could not move a written object into place at {target}")
+    fsync_dir(target.parent)
+
+
 def remove_leftover_temp_files(tmp_dir: Path) -> None:
-    """Drop temp files of writers that died (their pid is gone): a killed put leaves one."""
+    """Drop temp files and staging folders of writers that died (their pid is gone): a killed
+    put leaves a file, a killed DuckDB COPY a folder."""
     if not tmp_dir.is_dir():
         return
     for tmp in tmp_dir.iterdir():
         pid = tmp.name.split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
-            tmp.unlink(missing_ok=True)
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:
@@ -117,6 +128,24 @@ class LocalLakeFileSystem(DirFileSystem):
     def local_path(self, path: str) -> Path:
         """The file behind ``bucket/key`` (for the lake's own use only)."""
         return Path(self._join(path))
+
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Path]:
+        """A private folder on the lake's disk for a writer that makes whole files itself
+        (DuckDB's COPY); :meth:`publish` turns each finished file into an object. The folder
+        and whatever was not published go when the block ends."""
+        folder = self.tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex}"
+        folder.mkdir(parents=True)
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def publish(self, file: Path, path: str) -> None:
+        """Make ``file`` (in a :meth:`staging` folder) the object at ``bucket/key``, atomically."""
+        with open(file, "rb+") as handle:
+            os.fsync(handle.fileno())
+        move_into_place(Path(file), self.local_path(path), self._clock() if self._clock else None)
 
     def open(self, path, mode="rb", *args, **kwargs):
         if "w" in mode or "a" in mode or "x" in mode:

@@ -10,7 +10,7 @@ constants. Files whose name starts with ``_`` or ``.`` are skipped, as Hive does
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -18,6 +18,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from workbench.lake._catalog import Partition, Table
+from workbench.lake._lake import ObjectInfo
 from workbench.lake._sql_dialect import duckdb_type, to_duckdb
 
 _LIST_EACH_UP_TO = 16
@@ -110,8 +111,8 @@ def _struct(pairs: list[tuple[str, str]]) -> str:
     return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in pairs) + "}"
 
 
-def _reader(table: Table, uris: Sequence[str], hive: bool) -> str:
-    files = "[" + ", ".join(literal(u) for u in uris) + "]"
+def _reader(table: Table, files: Sequence[str], hive: bool) -> str:
+    files = "[" + ", ".join(literal(f) for f in files) + "]"
     hive_args = ""
     if hive and table.partition_keys:
         types = _struct([(k.name, duckdb_type(k.type)) for k in table.partition_keys])
@@ -151,33 +152,46 @@ def _empty(table: Table) -> str:
     return f"SELECT {', '.join(items)} WHERE false"
 
 
-def build_scan(table: Table, partitions: Sequence[Partition], objects: dict[int, list]) -> Scan:
-    """The SELECT that reads ``table`` restricted to ``partitions`` (objects from list_objects)."""
+def whole_object(obj: ObjectInfo) -> int:
+    """The bytes a read of the whole object scans: its size."""
+    return obj.size
+
+
+def build_scan(
+    table: Table,
+    partitions: Sequence[Partition],
+    objects: dict[int, list],
+    locate: Callable[[str], str] = str,
+    measure: Callable[[ObjectInfo], int] = whole_object,
+) -> Scan:
+    """The SELECT that reads ``table`` restricted to ``partitions`` (objects from list_objects);
+    ``locate`` turns an object's URI into what DuckDB reads (see ``LakeFiles.path``), ``measure``
+    gives the bytes the read scans in an object (all of it, unless told otherwise)."""
     parts: list[str] = []
     uris: list[str] = []
     size = 0
     if not table.partition_keys:
         found = objects.get(-1, [])
         if found:
-            reader = _reader(table, [o.uri for o in found], False)
+            reader = _reader(table, [locate(o.uri) for o in found], False)
             parts.append(f"SELECT {_select_list(table, None)} FROM {reader}")
     else:
-        hive_uris = []
+        hive_files = []
         for index, partition in enumerate(partitions):
             found = objects.get(index, [])
             if not found:
                 continue
             if _in_hive_folder(table, partition):
-                hive_uris.extend(o.uri for o in found)
+                hive_files.extend(locate(o.uri) for o in found)
             else:
-                reader = _reader(table, [o.uri for o in found], False)
+                reader = _reader(table, [locate(o.uri) for o in found], False)
                 parts.append(f"SELECT {_select_list(table, partition.values)} FROM {reader}")
-        if hive_uris:
-            reader = _reader(table, hive_uris, True)
+        if hive_files:
+            reader = _reader(table, hive_files, True)
             parts.insert(0, f"SELECT {_select_list(table, None)} FROM {reader}")
     for found in objects.values():
         uris.extend(o.uri for o in found)
-        size += sum(o.size for o in found)
+        size += sum(measure(o) for o in found)
     sql = " UNION ALL ".join(parts) if parts else _empty(table)
     return Scan(sql, tuple(uris), size)
 
@@ -205,7 +219,7 @@ def prune(
         f"TRY_CAST(__raw_{i} AS {duckdb_type(k.type)}) AS {quote(k.name)}"
         for i, k in enumerate(table.partition_keys)
     )
-    where = " AND ".join(f"({to_duckdb(_unqualified(c))})" for c in conditions)
+    where = " AND ".join(f"({to_duckdb(_unqualified(c), copy=False)})" for c in conditions)
     try:
         rows = con.execute(
             f"SELECT __index FROM (SELECT __index, {typed} FROM __partitions) WHERE {where}"

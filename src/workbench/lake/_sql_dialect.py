@@ -12,6 +12,7 @@ ShowPartitions(table=TableName(database='mydatabase', name='retail_trans_json'))
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -212,8 +213,13 @@ class DropPartitions(Statement):
     partitions: tuple[dict[str, str], ...]
 
 
+@functools.lru_cache(maxsize=256)
 def parse(sql: str) -> Statement:
-    """The one statement in ``sql`` (InvalidRequestException naming what cannot be run)."""
+    """The one statement in ``sql`` (InvalidRequestException naming what cannot be run).
+
+    Statements are kept by their text (a notebook runs the same few again and again): callers
+    treat them as read-only and copy a tree before changing it.
+    """
     text = sql.strip().rstrip(";").strip()
     if not text:
         raise InvalidRequestException("The query is empty: write one SQL statement.")
@@ -351,6 +357,7 @@ def hive_type(kind: exp.DataType) -> str:
     return kind.sql("hive").lower()
 
 
+@functools.lru_cache(maxsize=1024)
 def duckdb_type(glue_type: str) -> str:
     """The DuckDB type for a Glue (Hive) column type.
 
@@ -627,9 +634,10 @@ def _joda_literal(fmt: exp.Expression) -> str:
     return joda_to_strftime(fmt.this)
 
 
-def to_duckdb(tree: exp.Expression) -> str:
-    """DuckDB SQL for a query tree read in Athena's dialect."""
-    rewritten = tree.copy().transform(_rewrite_presto)
+def to_duckdb(tree: exp.Expression, *, copy: bool = True) -> str:
+    """DuckDB SQL for a query tree read in Athena's dialect (``copy=False``: a tree the caller
+    owns, rewritten in place)."""
+    rewritten = tree.transform(_rewrite_presto, copy=copy)
     try:
         return rewritten.sql(WRITE)
     except SqlglotError as error:
