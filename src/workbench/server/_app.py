@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from workbench.clock import Clock
 from workbench.errors import (
     InternalFailure,
     SerializationException,
@@ -122,14 +123,16 @@ def build_app(
     credentials: dict[str, str] | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     quick_on_loop: bool = True,
+    clock: Clock | None = None,
 ) -> Starlette:
     """An ASGI app serving ``services``; each handler is called as ``handler(context, params)``.
 
     ``quick_on_loop=False`` sends quick handlers to worker threads too (for a context whose
-    record path waits on the network).
+    record path waits on the network). ``clock`` is the server's time for SigV4 (real time
+    when None).
     """
     by_prefix = {service.model.target_prefix: service for service in services}
-    auth = SigV4Check(credentials)
+    auth = SigV4Check(credentials, clock)
     # Handler calls from the worker threads take turns: the services are made safe across
     # processes (flock), and the server does not count on every part of every service being
     # safe across threads of one process, except for the record path that quick handlers

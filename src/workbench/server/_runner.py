@@ -39,6 +39,7 @@ def make_app(
         max_body=max_body,
         # A remote backend's puts wait on the network: never on the event loop.
         quick_on_loop=not isinstance(context.streams, RemoteStreams),
+        clock=getattr(context, "clock", None),
     )
 
 
