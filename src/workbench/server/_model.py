@@ -123,7 +123,8 @@ class ServiceModel:
     def parse(self, operation: str, body: Any) -> dict[str, Any]:
         """Check ``body`` against the operation's input shape; return it with blobs as bytes.
 
-        JSON carries blobs as base64 text, CBOR as bytes; both come out as ``bytes``.
+        JSON carries blobs as base64 text, CBOR as bytes; both come out as ``bytes``. The
+        entries of a list of records may come out as the very dicts of ``body``, converted.
         """
         if body is None:
             body = {}
@@ -245,30 +246,35 @@ def _fast(model: ServiceModel, shape_name: str) -> Callable[[Any], Any]:
 def _columns(model: ServiceModel, shape_name: str) -> Callable[[list], list]:
     shape = model.shapes[shape_name]
     members = {name: member["shape"] for name, member in shape.get("members", {}).items()}
-    required = frozenset(shape.get("required", ()))
+    required, known = frozenset(shape.get("required", ())), frozenset(members)
     checks: dict[str, Callable[[list], list]] = {}  # filled on first use: shapes may recurse
 
     def rows(entries: list) -> list[dict]:
         if set(map(type, entries)) != {dict}:
             raise _Refused
         # Every entry must have the first one's members, no more and no fewer (a missing one
-        # is a KeyError below), all of them known.
+        # is a KeyError below), all of them known (the entry-by-entry walk drops the others).
         names = tuple(entries[0])
-        if set(map(len, entries)) != {len(names)} or not required.issubset(names):
+        if (
+            set(map(len, entries)) != {len(names)}
+            or not required.issubset(names)
+            or not known.issuperset(names)
+        ):
             raise _Refused
         if not checks:
             checks.update({name: _column(model, inner) for name, inner in members.items()})
-        parsed = list(map(dict.copy, entries))
         try:
-            for name in names:
-                column = list(map(itemgetter(name), entries))
-                checked = checks[name](column)
-                if checked is not column:
-                    for entry, item in zip(parsed, checked, strict=True):
-                        entry[name] = item
+            columns = {name: list(map(itemgetter(name), entries)) for name in names}
         except KeyError:
             raise _Refused from None
-        return parsed
+        converted = {name: checks[name](column) for name, column in columns.items()}
+        # Converted values (blobs) go back into the entries themselves: the body is the
+        # server's own, and 500 new dicts would cost more than all the checks above.
+        for name, column in converted.items():
+            if column is not columns[name]:
+                for entry, item in zip(entries, column, strict=True):
+                    entry[name] = item
+        return entries
 
     return rows
 
