@@ -92,7 +92,8 @@ class SigV4Check:
     """Checks the ``Authorization`` header of each request.
 
     ``clock`` (the workbench's, real time by default) is the server's time that signatures
-    must be within 5 minutes of, when they are verified.
+    must be within 5 minutes of, when they are verified: a simulated clock far from real time
+    refuses clients that sign with real time, as AWS refuses a client whose clock is off.
     """
 
     def __init__(
