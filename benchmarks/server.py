@@ -9,7 +9,10 @@ process on 127.0.0.1. kinesalite is installed with npm into a temporary folder a
 is skipped, with null figures, when npm or the registry is not reachable).
 
 Figures: records_per_s (this endpoint), kinesalite_records_per_s, moto_server_records_per_s,
-ceiling_records_per_s, vs_kinesalite_ratio, vs_moto_server_ratio, vs_ceiling_fraction.
+ceiling_records_per_s, vs_kinesalite_ratio, vs_moto_server_ratio, vs_ceiling_fraction; and the
+CPU each server spends per PutRecords request (server_cpu_ms_per_request for this endpoint,
+kinesalite_cpu_ms_per_request, moto_server_cpu_ms_per_request), which the clients lose on
+these shared cores and which varies less than throughput on a busy machine.
 """
 
 from __future__ import annotations
@@ -37,6 +40,12 @@ STREAM = "bench"
 KINESALITE_DIR = Path(tempfile.gettempdir()) / "workbench-bench-kinesalite"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux's /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -57,13 +66,14 @@ def wait_listening(port: int, process: subprocess.Popen, timeout: float = 30) ->
 
 
 @contextmanager
-def running(command: list[str], port: int, **options) -> Iterator[str]:
+def running(command: list[str], port: int, **options) -> Iterator[tuple[str, int]]:
+    """(URL, process id) of ``command`` serving on ``port``, stopped at exit."""
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **options
     )
     try:
         wait_listening(port, process)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         process.terminate()
         try:
@@ -209,9 +219,10 @@ def main() -> None:
     # work on the same cores) weighs on every target alike instead of on whichever ran then.
     rounds, seconds = (3, 2.0) if args.quick else (6, 5.0)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    totals: dict[str, list[float]] = {}
+    totals: dict[str, list[float]] = {}  # records accepted, refused, seconds, server CPU s
     with tempfile.TemporaryDirectory(prefix="wb-bench-server-") as home, ExitStack() as stack:
         urls: dict[str, str] = {}
+        pids: dict[str, int] = {}
         commands = {
             "endpoint": lambda port: this_endpoint(port, home),
             "kinesalite": kinesalite,
@@ -224,18 +235,24 @@ def main() -> None:
             if command is None:  # kinesalite without npm
                 continue
             options = {"env": env} if name == "endpoint" else {}
-            urls[name] = stack.enter_context(running(command, port, **options))
+            urls[name], pids[name] = stack.enter_context(running(command, port, **options))
             if name != "ceiling":
                 create_stream(urls[name])
-            totals[name] = [0, 0, 0.0]
+            totals[name] = [0, 0, 0.0, 0.0]
         for _ in range(rounds):
             for name, url in urls.items():
+                cpu = cpu_seconds(pids[name])
                 accepted, refused, elapsed = measure(url, seconds)
+                totals[name][3] += cpu_seconds(pids[name]) - cpu
                 totals[name][0] += accepted
                 totals[name][1] += refused
                 totals[name][2] += elapsed
     rates = {name: total[0] / total[2] for name, total in totals.items()}
     rates.setdefault("kinesalite", None)
+    # Server CPU per request (each client's warm-up put included): what each server takes
+    # from the clients on these shared cores.
+    requests = {name: total[0] / BATCH + rounds * CLIENTS for name, total in totals.items()}
+    cpu_ms = {name: 1000 * total[3] / requests[name] for name, total in totals.items()}
 
     ours = rates["endpoint"]
     figures = {
@@ -249,6 +266,11 @@ def main() -> None:
         "clients": CLIENTS,
         "seconds_per_target": rounds * seconds,
         "records_refused_by_endpoint": int(totals["endpoint"][1]),
+        "server_cpu_ms_per_request": round(cpu_ms["endpoint"], 2),
+        "kinesalite_cpu_ms_per_request": round(cpu_ms["kinesalite"], 2)
+        if "kinesalite" in cpu_ms
+        else None,
+        "moto_server_cpu_ms_per_request": round(cpu_ms["moto_server"], 2),
     }
     rows = [
         (f"{name} (PutRecords 500 x 100 B, {CLIENTS} boto3 processes)", rate or 0.0, "records/s")

@@ -1,5 +1,6 @@
 """The endpoint as a running service: SubscribeToShard over HTTP/1.1, concurrent clients,
-names that try to leave the home, Firehose's target, start/stop, the CLI and the AWS CLI."""
+records served during a slow call, names that try to leave the home, Firehose's target,
+start/stop, the CLI and the AWS CLI."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 from _raw import client_factory, free_port, post
@@ -101,6 +103,46 @@ def test_concurrent_producers_lose_nothing(endpoint):
         )["ShardIterator"]
         seen += [r["Data"] for r in kinesis.get_records(ShardIterator=iterator)["Records"]]
     assert len(seen) == len(set(seen)) == 4 * 5 * 100
+
+
+class _SlowToCreate:
+    """A workbench's streams whose CreateStream waits until released."""
+
+    def __init__(self, streams) -> None:
+        self._streams = streams
+        self.creating, self.release = threading.Event(), threading.Event()
+
+    def create_stream(self, *args, **kwargs):
+        self.creating.set()
+        self.release.wait(10)
+        return self._streams.create_stream(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._streams, name)
+
+
+def test_records_are_put_and_read_while_a_slow_call_is_in_progress(make_endpoint, tmp_path):
+    wb = Workbench(home=tmp_path / "home")
+    wb.streams.create_stream("ready", 1)
+    streams = _SlowToCreate(wb.streams)
+    endpoint = make_endpoint(SimpleNamespace(streams=streams))
+    kinesis = client_factory(endpoint.url)
+    with ThreadPoolExecutor(1) as pool:
+        creating = pool.submit(
+            client_factory(endpoint.url).create_stream, StreamName="later", ShardCount=1
+        )
+        assert streams.creating.wait(10)
+        put = kinesis.put_records(StreamName="ready", Records=[{"Data": b"x", "PartitionKey": "k"}])
+        iterator = kinesis.get_shard_iterator(
+            StreamName="ready", ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        got = kinesis.get_records(ShardIterator=iterator)["Records"]
+        assert not creating.done()  # the slow call is still in its worker thread
+        streams.release.set()
+        creating.result(10)
+    assert put["FailedRecordCount"] == 0
+    assert [record["Data"] for record in got] == [b"x"]
+    assert "later" in wb.streams.list_streams()["StreamNames"]
 
 
 @pytest.mark.parametrize("name", ["..", ".", "../etc", "a/../../b", "/tmp"])

@@ -1,5 +1,9 @@
 """The declarative validation against the reference's limits and AWS's message format."""
 
+import base64
+import binascii
+import copy
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -158,3 +162,94 @@ def test_any_json_body_is_accepted_or_refused_with_an_aws_error(operation, body)
         KINESIS.parse(operation, body)
     except (ValidationException, SerializationException) as error:
         assert error.message
+
+
+# PutRecords' records are checked column by column when they look alike, entry by entry
+# otherwise; either way the outcome is AWS's: blobs decoded as strict base64 (bytes as CBOR
+# carries them), or the first malformed base64 refused, or every broken constraint listed.
+_BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+valid_base64 = st.binary(max_size=24).map(lambda raw: base64.b64encode(raw).decode())
+# Text that only a lenient decoder would take: base64 with one stray character in it.
+nearly_base64 = st.builds(
+    lambda text, at, stray: text[:at] + stray + text[at:],
+    valid_base64,
+    st.integers(0, 32),
+    st.sampled_from([" ", "\n", "-", "_", "=", "é", "*"]),
+)
+any_text = nearly_base64 | st.text(alphabet=_BASE64_ALPHABET + "==== \n-_é", max_size=12)
+partition_keys = st.one_of(st.text(min_size=1, max_size=8), st.sampled_from(["", "p" * 257]))
+hash_keys = st.sampled_from(["0", "42", str(2**128 - 1), "01", "-1", "x"])
+
+
+def _records(data, optional):
+    entry = st.fixed_dictionaries({"Data": data, "PartitionKey": partition_keys}, optional=optional)
+    return st.lists(entry, min_size=1, max_size=40)
+
+
+# Mostly lists whose records look alike (one column check), some mixed (entry by entry).
+records = st.sampled_from(
+    [valid_base64, valid_base64 | any_text, st.binary(max_size=24), valid_base64 | st.binary()]
+).flatmap(lambda data: _records(data, {}) | _records(data, {"ExplicitHashKey": hash_keys}))
+
+
+def _expected_records(entries):
+    """What AWS makes of ``entries``: the records with bytes, or the exception it answers."""
+    decoded = []
+    for entry in entries:
+        data = entry["Data"]
+        if isinstance(data, str):
+            try:
+                data = binascii.a2b_base64(data, strict_mode=True)
+            except (binascii.Error, ValueError):
+                return SerializationException, []
+        decoded.append({**entry, "Data": data})
+    broken = []
+    for index, entry in enumerate(entries, start=1):
+        for name, value in entry.items():  # in the order the request lists them
+            if (name == "PartitionKey" and not 1 <= len(value) <= 256) or (
+                name == "ExplicitHashKey" and value in ("01", "-1", "x")
+            ):
+                broken.append(f"records.{index}.member.{name[0].lower()}{name[1:]}")
+    if broken:
+        return ValidationException, broken
+    return decoded, []
+
+
+@settings(max_examples=300, deadline=None)
+@given(entries=records)
+def test_records_come_out_decoded_or_refused_as_aws_would(entries):
+    expected, broken = _expected_records(entries)
+    body = {"StreamName": "s", "Records": copy.deepcopy(entries)}
+    if isinstance(expected, list):
+        assert KINESIS.parse("PutRecords", body) == {"StreamName": "s", "Records": expected}
+    else:
+        error = _error("PutRecords", body)
+        assert isinstance(error, expected)
+        if broken:
+            noun = "error" if len(broken) == 1 else "errors"
+            assert error.message.startswith(f"{len(broken)} validation {noun} detected: ")
+            listed = [part.split("'")[3] for part in error.message.split("; ")]
+            assert listed == broken[:10]
+
+
+def test_records_of_one_shape_and_of_mixed_shapes_parse_alike():
+    alike = [{"Data": "aGk=", "PartitionKey": f"p{i}"} for i in range(3)]
+    mixed = [alike[0], {"PartitionKey": "p1", "Data": b"hi"}, {**alike[2], "ExplicitHashKey": "7"}]
+    parsed = KINESIS.parse("PutRecords", {"StreamName": "s", "Records": alike})["Records"]
+    assert parsed == [{"Data": b"hi", "PartitionKey": f"p{i}"} for i in range(3)]
+    parsed = KINESIS.parse("PutRecords", {"StreamName": "s", "Records": mixed})["Records"]
+    assert [entry["Data"] for entry in parsed] == [b"hi"] * 3
+    assert parsed[2]["ExplicitHashKey"] == "7"
+
+
+def test_unknown_members_of_records_are_dropped():
+    entries = [{"Data": "aGk=", "PartitionKey": "k", "Surprise": 1}] * 2
+    parsed = KINESIS.parse("PutRecords", {"StreamName": "s", "Records": entries})["Records"]
+    assert parsed == [{"Data": b"hi", "PartitionKey": "k"}] * 2
+
+
+def test_firehose_batch_records_come_out_as_bytes():
+    entries = [{"Data": base64.b64encode(f"row {i}\n".encode()).decode()} for i in range(500)]
+    body = {"DeliveryStreamName": "d", "Records": entries}
+    parsed = FIREHOSE.parse("PutRecordBatch", body)["Records"]
+    assert [entry["Data"] for entry in parsed] == [f"row {i}\n".encode() for i in range(500)]

@@ -3,8 +3,9 @@
 Every request goes through the same steps, each answering with the error AWS gives: size limit,
 target (``UnknownOperationException``), SigV4 (``MissingAuthenticationTokenException`` ...), body
 codec (``SerializationException``), the model's validation (``ValidationException``), then the
-operation's handler. Handlers call the engine, which blocks on files and locks, so they run in a
-worker thread and the event loop stays free for other clients.
+operation's handler. Handlers call the engine, which blocks on files and locks, so most run in a
+worker thread and the event loop stays free for other clients; the quick ones (putting and
+getting records) run on the event loop.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from workbench.clock import Clock
 from workbench.errors import (
     InternalFailure,
     SerializationException,
@@ -47,14 +49,22 @@ class Service:
 
     model: ServiceModel
     handlers: dict[str, Handler] = field(default_factory=dict)
+    quick: set[str] = field(default_factory=set)
 
-    def handler(self, operation: str) -> Callable[[Handler], Handler]:
-        """Register the function below as the handler of ``operation``."""
+    def handler(self, operation: str, *, quick: bool = False) -> Callable[[Handler], Handler]:
+        """Register the function below as the handler of ``operation``.
+
+        ``quick``: the handler does a short piece of CPU-bound work that is safe across
+        threads and waits on nothing longer than a shard's own lock (putting and getting
+        records), so it runs on the event loop itself; the others run in a worker thread.
+        """
         if operation not in self.model.operations:
             raise KeyError(f"{self.model.name} has no operation {operation}")
 
         def register(function: Handler) -> Handler:
             self.handlers[operation] = function
+            if quick:
+                self.quick.add(operation)
             return function
 
         return register
@@ -112,14 +122,22 @@ def build_app(
     *,
     credentials: dict[str, str] | None = None,
     max_body: int = DEFAULT_MAX_BODY,
+    quick_on_loop: bool = True,
+    clock: Clock | None = None,
 ) -> Starlette:
-    """An ASGI app serving ``services``; each handler is called as ``handler(context, params)``."""
+    """An ASGI app serving ``services``; each handler is called as ``handler(context, params)``.
+
+    ``quick_on_loop=False`` sends quick handlers to worker threads too (for a context whose
+    record path waits on the network). ``clock`` is the server's time for SigV4 (real time
+    when None).
+    """
     by_prefix = {service.model.target_prefix: service for service in services}
-    auth = SigV4Check(credentials)
+    auth = SigV4Check(credentials, clock)
     # Handler calls from the worker threads take turns: the services are made safe across
     # processes (flock), and the server does not count on every part of every service being
-    # safe across threads of one process (the streams log was not, at first). Their work is
-    # CPU-bound under the GIL, so little is lost. Event streams are read outside the turn.
+    # safe across threads of one process, except for the record path that quick handlers
+    # take. Their work is CPU-bound under the GIL, so little is lost. Event streams are read
+    # outside the turn.
     engine_turn = threading.Lock()
 
     def call(handler: Handler, params: dict[str, Any]) -> Any:
@@ -135,7 +153,14 @@ def build_app(
             body = await _read_body(request, max_body)
             auth.verify(request.method, str(request.url), request.headers, body)
             params = service.model.parse(operation, _object(codec.decode(body)))
-            result = await run_in_threadpool(call, service.handlers[operation], params)
+            handler = service.handlers[operation]
+            if quick_on_loop and operation in service.quick:
+                # Sending it to a worker thread and back would cost two thread wake-ups (more
+                # than the work of a small put, and far more while the clients keep the cores
+                # busy) for work that holds the GIL all the same.
+                result = handler(context, params)
+            else:
+                result = await run_in_threadpool(call, handler, params)
         except ServiceError as error:
             return _error_response(error, request_id, codec)
         except Exception:

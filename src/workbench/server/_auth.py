@@ -2,7 +2,9 @@
 
 Without credentials (the default) any well-formed signature is accepted, as the emulators do, so
 boto3 with dummy keys just works. With ``credentials={access_key: secret_key}`` the signature is
-recomputed with botocore's own signer over the request as received, and compared.
+recomputed with botocore's own signer over the request as received, and compared; and, as on
+AWS, a request signed more than 5 minutes before or after the server's time (the workbench
+clock) is refused.
 
 >>> check = SigV4Check(credentials=None)
 >>> check.verify("POST", "http://127.0.0.1/", {}, b"")
@@ -16,11 +18,13 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from workbench.clock import Clock, WallClock
 from workbench.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
@@ -29,6 +33,9 @@ from workbench.errors import (
 )
 
 _ALGORITHM = "AWS4-HMAC-SHA256"
+_DATE_FORMAT = "%Y%m%dT%H%M%SZ"  # X-Amz-Date, ISO 8601 basic format
+# How far a request's X-Amz-Date may be from the server's time.
+_SKEW = timedelta(minutes=5)
 _PARTS = ("Credential", "Signature", "SignedHeaders")
 # Credential=AKID/20260101/us-east-1/kinesis/aws4_request
 _SCOPE = re.compile(r"([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
@@ -60,11 +67,40 @@ def _parse(authorization: str) -> dict[str, str]:
     return parts
 
 
-class SigV4Check:
-    """Checks the ``Authorization`` header of each request."""
+def _check_date(date: str, now: datetime) -> None:
+    try:
+        signed = datetime.strptime(date, _DATE_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        raise IncompleteSignatureException(
+            f"Date must be in ISO-8601 'basic format'. Got '{date}'. "
+            "See http://en.wikipedia.org/wiki/ISO_8601"
+        ) from None
+    now_text = now.strftime(_DATE_FORMAT)
+    if signed < now - _SKEW:
+        raise InvalidSignatureException(
+            f"Signature expired: {date} is now earlier than "
+            f"{(now - _SKEW).strftime(_DATE_FORMAT)} ({now_text} - 5 min.)"
+        )
+    if signed > now + _SKEW:
+        raise InvalidSignatureException(
+            f"Signature not yet current: {date} is still later than "
+            f"{(now + _SKEW).strftime(_DATE_FORMAT)} ({now_text} + 5 min.)"
+        )
 
-    def __init__(self, credentials: Mapping[str, str] | None = None) -> None:
+
+class SigV4Check:
+    """Checks the ``Authorization`` header of each request.
+
+    ``clock`` (the workbench's, real time by default) is the server's time that signatures
+    must be within 5 minutes of, when they are verified: a simulated clock far from real time
+    refuses clients that sign with real time, as AWS refuses a client whose clock is off.
+    """
+
+    def __init__(
+        self, credentials: Mapping[str, str] | None = None, clock: Clock | None = None
+    ) -> None:
         self.credentials = dict(credentials) if credentials else None
+        self.clock = clock if clock is not None else WallClock()
 
     def verify(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> None:
         """Raise the error AWS answers with, or return if the request may go on."""
@@ -87,6 +123,7 @@ class SigV4Check:
             raise UnrecognizedClientException(
                 "The security token included in the request is invalid."
             )
+        _check_date(date, self.clock.datetime())
         signed = parts["SignedHeaders"].split(";")
         request = AWSRequest(
             method=method,

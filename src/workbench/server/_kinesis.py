@@ -176,14 +176,14 @@ def _filter_shards(shards: list[dict], shard_filter: dict | None) -> list[dict]:
 # -- records ----------------------------------------------------------------------------------
 
 
-@handler("PutRecord")
+@handler("PutRecord", quick=True)
 def put_record(context: Any, params: dict[str, Any]) -> dict:
     return _stream(context, params).put_record(
         params["Data"], params["PartitionKey"], explicit_hash_key=params.get("ExplicitHashKey")
     )
 
 
-@handler("PutRecords")
+@handler("PutRecords", quick=True)
 def put_records(context: Any, params: dict[str, Any]) -> dict:
     return _stream(context, params).put_records(params["Records"])
 
@@ -206,7 +206,7 @@ def _unwrap(context: Any, token: str):
         ) from None
 
 
-@handler("GetShardIterator")
+@handler("GetShardIterator", quick=True)
 def get_shard_iterator(context: Any, params: dict[str, Any]) -> dict:
     name = stream_name(params)
     iterator = context.streams.stream(name).get_shard_iterator(
@@ -218,7 +218,7 @@ def get_shard_iterator(context: Any, params: dict[str, Any]) -> dict:
     return {"ShardIterator": _wrap(name, iterator)}
 
 
-@handler("GetRecords")
+@handler("GetRecords", quick=True)
 def get_records(context: Any, params: dict[str, Any]) -> dict:
     stream, iterator = _unwrap(context, params["ShardIterator"])
     answer = dict(stream.get_records(iterator, limit=params.get("Limit", 10000)))

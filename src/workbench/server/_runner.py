@@ -30,8 +30,17 @@ def make_app(
     """The ASGI app serving Kinesis and Firehose over ``context`` (a Workbench or a backend)."""
     from workbench.server._firehose import FIREHOSE
     from workbench.server._kinesis import KINESIS
+    from workbench.server._remote import RemoteStreams
 
-    return build_app(context, [KINESIS, FIREHOSE], credentials=credentials, max_body=max_body)
+    return build_app(
+        context,
+        [KINESIS, FIREHOSE],
+        credentials=credentials,
+        max_body=max_body,
+        # A remote backend's puts wait on the network: never on the event loop.
+        quick_on_loop=not isinstance(context.streams, RemoteStreams),
+        clock=getattr(context, "clock", None),
+    )
 
 
 def _stop_deliveries(context: Any) -> None:
@@ -88,6 +97,9 @@ class Endpoint:
             self._app,
             log_level=self._log_level,
             access_log=False,
+            # httptools parses HTTP in C; with h11, uvicorn's pure-Python parser, a PutRecords
+            # of 500 records costs the server about 0.2 ms (a tenth) more.
+            http="httptools",
             # boto3 keeps connections open between calls; keep them long enough to be reused.
             timeout_keep_alive=30,
             lifespan="off",
