@@ -18,12 +18,14 @@ import fnmatch
 import re
 import threading
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 import orjson
+import polars as pl
 import pyarrow as pa
 
 from workbench.clock import Clock
@@ -87,6 +89,15 @@ def _table(index: str) -> str:
     return column(f"docs_{index}")
 
 
+@dataclass
+class _IndexState:
+    """What every write and search asks about an index, kept in memory: its mapped fields (in
+    the order their columns were added) and the sequence number its next write starts at."""
+
+    fields: dict[str, str]
+    next_seq: int
+
+
 class SearchIndices:
     """Every search index of one home: create, index, search, aggregate.
 
@@ -104,6 +115,7 @@ class SearchIndices:
         self.clock = clock
         self._lock = threading.RLock()
         self._in_transaction = False
+        self._indices: dict[str, _IndexState] | None = None
         path = folder / "search.duckdb"
         try:
             self._con = duckdb.connect(str(path))
@@ -138,18 +150,32 @@ class SearchIndices:
                 self._con.execute("COMMIT")
             except BaseException:
                 self._con.execute("ROLLBACK")
+                self._indices = None  # the rolled-back write may have changed it: read again
                 raise
             finally:
                 self._in_transaction = False
 
     # -- indices ---------------------------------------------------------------------------
-    def list_indices(self) -> list[str]:
+    def _catalog(self) -> dict[str, _IndexState]:
+        """Every index's fields and next sequence number. Read from the database once, then
+        kept in step by each write: this object is the file's only writer, and asking DuckDB
+        on every bulk request and every dashboard panel cost more than the work itself."""
         with self._lock:
-            rows = self._con.execute("SELECT name FROM __indices ORDER BY name").fetchall()
-            return [r[0] for r in rows]
+            if self._indices is None:
+                rows = self._con.execute("SELECT name, next_seq FROM __indices").fetchall()
+                indices = {name: _IndexState({}, next_seq) for name, next_seq in rows}
+                for index, field, field_type in self._con.execute(
+                    "SELECT index_name, field, type FROM __fields ORDER BY rowid"
+                ).fetchall():
+                    indices[index].fields[field] = field_type
+                self._indices = indices
+            return self._indices
+
+    def list_indices(self) -> list[str]:
+        return sorted(self._catalog())
 
     def exists(self, index: str) -> bool:
-        return index in self.list_indices()
+        return index in self._catalog()
 
     def create_index(self, index: str, mappings: dict | None = None) -> None:
         """A new index, optionally with explicit field types (``{"properties": {...}}``)."""
@@ -163,6 +189,7 @@ class SearchIndices:
                 # than maintaining a unique index on every insert.
                 f"CREATE TABLE {_table(index)} (_id VARCHAR, _seq BIGINT, _source VARCHAR)"
             )
+            self._catalog()[index] = _IndexState({}, 1)
             if mappings:
                 self.put_mapping(index, mappings)
 
@@ -173,15 +200,17 @@ class SearchIndices:
             self._con.execute("DELETE FROM __indices WHERE name = ?", [index])
             self._con.execute("DELETE FROM __fields WHERE index_name = ?", [index])
             self._con.execute("DELETE FROM __changes WHERE index_name = ?", [index])
+            del self._catalog()[index]
 
     def mapping(self, index: str) -> dict[str, str]:
         """Field name → type (boolean, long, double, date, text, keyword)."""
-        with self._lock:
-            self._require(index)
-            rows = self._con.execute(
-                "SELECT field, type FROM __fields WHERE index_name = ? ORDER BY field", [index]
-            ).fetchall()
-        return dict(rows)
+        return dict(sorted(self._state(index).fields.items()))
+
+    def _state(self, index: str) -> _IndexState:
+        state = self._catalog().get(index)
+        if state is None:
+            raise IndexNotFoundException(f"no such index [{index}]")
+        return state
 
     def put_mapping(self, index: str, mappings: dict) -> None:
         """Add fields with explicit types; a field's type cannot change once mapped."""
@@ -199,6 +228,7 @@ class SearchIndices:
 
     def _add_fields(self, index: str, fields: dict[str, str]) -> None:
         with self._transaction():
+            mapped = self._state(index).fields
             for field, field_type in fields.items():
                 self._con.execute(
                     f"ALTER TABLE {_table(index)} ADD COLUMN {column(field)} "
@@ -207,10 +237,10 @@ class SearchIndices:
                 self._con.execute(
                     "INSERT INTO __fields VALUES (?, ?, ?)", [index, field, field_type]
                 )
+                mapped[field] = field_type
 
     def _require(self, index: str) -> None:
-        if not self._con.execute("SELECT 1 FROM __indices WHERE name = ?", [index]).fetchone():
-            raise IndexNotFoundException(f"no such index [{index}]")
+        self._state(index)
 
     def resolve(self, pattern: str | None) -> list[str]:
         """Index names matching a comma-separated list of names or patterns (``retail*``)."""
@@ -237,6 +267,8 @@ class SearchIndices:
     ) -> list[dict]:
         """Index (upsert by ``_id``) documents; one OpenSearch bulk item result per document.
 
+        Items take effect in order, as in an OpenSearch bulk request: of several documents with
+        one ``_id`` the last one indexed wins (with ``create_only``, the first one created).
         Python only serialises each document and looks for fields not mapped yet; DuckDB then
         converts every field of the whole batch at once (``from_json`` and ``TRY_CAST``), which
         also finds the documents whose values do not fit their field's type. Those are refused
@@ -245,131 +277,106 @@ class SearchIndices:
         with self._transaction():
             if not self.exists(index):
                 self.create_index(index)
-            fields = self.mapping(index)
-            known = set(fields)
-            staged: dict[str, bytes] = {}
+            known = set(self._state(index).fields)
+            new: dict[str, str] = {}
+            pending = _Batch()
             results: list[dict] = []
             for doc_id, document in documents:
-                if not known.issuperset(document):
-                    new = {f: t for f, v in flatten(document).items()
-                           if f not in fields and (t := infer_type(v))}  # fmt: skip
-                    if new:
-                        self._add_fields(index, new)
-                        fields.update(new)
-                    known.update(document)
+                if not isinstance(document, dict):
+                    reason = f"failed to parse: the document [{doc_id}] is not a JSON object"
+                    results.append(_item(index, doc_id, 400, MapperParsingException(reason)))
+                    continue
+                if not known.issuperset(document):  # a field's first value maps it
+                    for name, value in flatten(document).items():
+                        if name not in known and (field_type := infer_type(value)):
+                            new[name] = field_type
+                            known.add(name)
+                pending.add(len(results), doc_id, document)
                 results.append(_item(index, doc_id, 201))
-                if doc_id in staged:  # the same _id twice in one bulk: the later one wins
-                    results[-1].update(status=200, result="updated")
-                    del staged[doc_id]
-                staged[doc_id] = orjson.dumps(document)
-            refused = self._stage(fields, staged)
-            existing = self._existing(index)
-            for number, item in enumerate(results):
-                doc_id = item["_id"]
-                if doc_id in refused:
-                    error = MapperParsingException(refused[doc_id])
-                    results[number] = _item(index, doc_id, 400, error=error)
-                elif create_only and doc_id in existing and item["status"] == 201:
-                    conflict = VersionConflictEngineException(
-                        f"[{doc_id}]: version conflict, document already exists"
-                    )
-                    results[number] = _item(index, doc_id, 409, error=conflict)
-                elif doc_id in existing and item["status"] == 201:
-                    item.update(status=200, result="updated")
-            keep = "TRUE" if not create_only else "_id NOT IN (SELECT _id FROM existing)"
-            self._write(index, fields, keep)
+            if new:
+                self._add_fields(index, new)
+            if pending.ids:
+                self._write(index, pending, results, create_only)
             return results
 
-    def _stage(self, fields: dict[str, str], documents: dict[str, bytes]) -> dict[str, str]:
-        """Convert a batch into the temporary table ``staged``; refused ``_id`` → reason."""
-        batch = pa.table(  # noqa: F841 (read by DuckDB)
-            {
-                "_id": pa.array(list(documents), pa.string()),
-                "_source": pa.array([d.decode() for d in documents.values()], pa.string()),
-            }
-        )
-        shape = orjson.dumps(_json_shape(fields)).decode()
-        converted = [f"{_convert(f, t)} AS {column(f)}" for f, t in fields.items()]
-        checks = [
-            f"CASE WHEN {_raw(f)} IS NOT NULL AND {_convert(f, t)} IS NULL THEN "
-            f"'failed to parse field [' || {_sql_text(f)} || '] of type [{t}]' END"
-            for f, t in fields.items()
-        ]
-        bad = f"list_filter([{', '.join(checks)}], lambda x: x IS NOT NULL)" if checks else "[]"
-        # Documents with no mapped field yet (e.g. only nulls) have no structure to extract.
-        parsed = f"from_json(_source, '{shape}')" if fields else "NULL"
-        self._con.execute(
-            "CREATE OR REPLACE TEMP TABLE staged AS "
-            f"SELECT _id, _source, {', '.join([*converted, f'{bad}::VARCHAR[] AS _refused'])} "
-            f"FROM (SELECT *, {parsed} AS j FROM batch)"
-        )
-        rows = self._con.execute(
-            "SELECT _id, _refused[1] FROM staged WHERE len(_refused) > 0"
-        ).fetchall()
-        return dict(rows)
-
-    def _existing(self, index: str) -> set[str]:
-        """Which staged ``_id`` are in the index already (kept in the temp table ``existing``)."""
-        self._con.execute(
-            "CREATE OR REPLACE TEMP TABLE existing AS "
-            f"SELECT t._id FROM {_table(index)} t JOIN staged s ON t._id = s._id"
-        )
-        return {r[0] for r in self._con.execute("SELECT _id FROM existing").fetchall()}
-
-    def _write(self, index: str, fields: dict[str, str], keep: str) -> None:
-        """Replace the index's documents with the staged ones that were not refused."""
-        rows = f"SELECT * FROM staged WHERE len(_refused) = 0 AND {keep}"
-        (count,) = self._con.execute(f"SELECT count(*) FROM ({rows})").fetchone()
-        if not count:
-            return
-        (next_seq,) = self._con.execute(
-            "UPDATE __indices SET next_seq = next_seq + ? WHERE name = ? RETURNING next_seq",
-            [count, index],
+    def _write(self, index: str, staged: _Batch, results: list[dict], create_only: bool) -> None:
+        """Stage, check and write a batch: one statement converts it and finds what to keep,
+        one writes it. Per-statement costs, not rows, are what a bulk request of a thousand
+        documents spends its time on, so each step that can share a statement does."""
+        state = self._state(index)
+        batch = staged.table()  # noqa: F841 (read by DuckDB)
+        (refused_at, reasons, existed, kept, replaced, *earliest) = self._con.execute(
+            _staging_sql(index, state.fields, create_only, staged.repeated)
         ).fetchone()
-        self._record_change(index, fields, f"SELECT _id FROM ({rows})", rows, next_seq)
-        self._con.execute(f"DELETE FROM {_table(index)} WHERE _id IN (SELECT _id FROM ({rows}))")
-        names = ", ".join(column(f) for f in fields)
-        self._con.execute(
-            f"INSERT INTO {_table(index)} (_id, _seq, _source{', ' if names else ''}{names}) "
-            f"SELECT _id, {next_seq - count} + row_number() OVER () - 1, _source"
-            f"{', ' if names else ''}{names} FROM ({rows})"
+        refused = dict(zip(refused_at or [], reasons or [], strict=True))
+        present = set(existed or [])
+        for number, (position, doc_id) in enumerate(zip(staged.positions, staged.ids, strict=True)):
+            if number in refused:
+                results[position] = _item(
+                    index, doc_id, 400, MapperParsingException(refused[number])
+                )
+            elif doc_id in present and create_only:
+                conflict = VersionConflictEngineException(
+                    f"[{doc_id}]: version conflict, document already exists"
+                )
+                results[position] = _item(index, doc_id, 409, conflict)
+            elif doc_id in present:
+                results[position].update(status=200, result="updated")
+            else:
+                present.add(doc_id)
+        if not kept:
+            return
+        table, names = _table(index), "".join(f", {column(f)}" for f in state.fields)
+        statements = [
+            f"DELETE FROM {table} WHERE _id IN (SELECT _id FROM staged WHERE __keep AND __existed)"
+        ] if replaced else []  # fmt: skip
+        statements.append(
+            f"INSERT INTO {table} (_id, _seq, _source{names}) SELECT _id, "
+            f"{state.next_seq - 1} + row_number() OVER (ORDER BY __n), _source{names} "
+            "FROM staged WHERE __keep"
         )
+        dates = [f for f, t in state.fields.items() if t == "date"]
+        self._note_write(index, kept, dict(zip(dates, earliest, strict=True)), statements)
+
+    def _note_write(
+        self, index: str, count: int, earliest: dict[str, datetime | None], statements: list[str]
+    ) -> None:
+        """Run a write's statements with the bookkeeping of it: the index's next sequence
+        number and, per date field, the earliest value the write touched (old and new values),
+        so a reader of a time range can tell which part of it changed since it last looked."""
+        state = self._state(index)
+        state.next_seq += count  # undone with the cache if the transaction rolls back
+        name = _sql_text(index)
+        statements.append(f"UPDATE __indices SET next_seq = {state.next_seq} WHERE name = {name}")
+        changes = [
+            f"({name}, {state.next_seq}, {_sql_text(field)}, TIMESTAMP '{value.isoformat()}')"
+            for field, value in earliest.items()
+            if value is not None
+        ]
+        if changes:
+            statements.append(f"INSERT INTO __changes VALUES {', '.join(changes)}")
+        self._con.execute(";\n".join(statements))
 
     def delete_document(self, index: str, doc_id: str) -> bool:
         with self._transaction():
-            self._require(index)
+            state = self._state(index)
+            dates = [f for f, t in state.fields.items() if t == "date"]
             found = self._con.execute(
-                f"SELECT count(*) FROM {_table(index)} WHERE _id = ?", [doc_id]
-            ).fetchone()[0]
+                f"SELECT {', '.join(['_id', *map(column, dates)])} FROM {_table(index)} "
+                "WHERE _id = ?",
+                [doc_id],
+            ).fetchone()
             if found:  # a deletion is a change too: watchers of changes_token() see it
-                (next_seq,) = self._con.execute(
-                    "UPDATE __indices SET next_seq = next_seq + 1 WHERE name = ? "
-                    "RETURNING next_seq",
-                    [index],
-                ).fetchone()
-                gone = f"SELECT '{doc_id.replace(chr(39), chr(39) * 2)}' AS _id"
-                self._record_change(index, self.mapping(index), gone, None, next_seq)
                 self._con.execute(f"DELETE FROM {_table(index)} WHERE _id = ?", [doc_id])
+                self._note_write(index, 1, dict(zip(dates, found[1:], strict=True)), [])
             return bool(found)
-
-    def _record_change(
-        self, index: str, fields: dict[str, str], ids_sql: str, new_rows: str | None, seq: int
-    ) -> None:
-        """Note the earliest value of each date field among the rows a write replaces or adds."""
-        for field in (f for f, t in fields.items() if t == "date"):
-            old = f"SELECT {column(field)} AS v FROM {_table(index)} WHERE _id IN ({ids_sql})"
-            new = f" UNION ALL SELECT {column(field)} FROM ({new_rows})" if new_rows else ""
-            self._con.execute(
-                f"INSERT INTO __changes SELECT ?, ?, ?, min(v) FROM ({old}{new}) "
-                "HAVING min(v) IS NOT NULL",
-                [index, seq, field],
-            )
 
     def earliest_change(self, index: str, field: str, since: int) -> datetime | None:
         """The earliest ``field`` value among documents written or deleted after the
         :meth:`changes_token` ``since`` (None when no such write touched a dated document)."""
         with self._lock:
-            self._require(index)
+            if since >= self._state(index).next_seq:
+                return None  # nothing written since: no need to ask
             row = self._con.execute(
                 "SELECT min(earliest) FROM __changes WHERE index_name = ? AND field = ? "
                 "AND seq > ?",
@@ -379,11 +386,7 @@ class SearchIndices:
 
     def changes_token(self, index: str) -> int:
         """A number that grows with every write or deletion in ``index``; cheap to ask."""
-        with self._lock:
-            self._require(index)
-            return self._con.execute(
-                "SELECT next_seq FROM __indices WHERE name = ?", [index]
-            ).fetchone()[0]
+        return self._state(index).next_seq
 
     def get_document(self, index: str, doc_id: str) -> dict | None:
         with self._lock:
@@ -465,9 +468,7 @@ class SearchIndices:
                 )
                 .to_arrow_table()
             )
-            (next_seq,) = self._con.execute(
-                "SELECT next_seq - 1 FROM __indices WHERE name = ?", [index]
-            ).fetchone()
+            next_seq = self._state(index).next_seq - 1
         return table, next_seq
 
     def client(self) -> SearchClient:
@@ -560,6 +561,77 @@ def _time_bounds(
     return None, None
 
 
+class _Batch:
+    """Documents on their way into an index: where each one's result goes, its id, its JSON."""
+
+    def __init__(self) -> None:
+        self.positions: list[int] = []
+        self.ids: list[str] = []
+        self.sources: list[str] = []
+
+    def add(self, position: int, doc_id: str, document: dict) -> None:
+        self.positions.append(position)
+        self.ids.append(doc_id)
+        self.sources.append(orjson.dumps(document).decode())
+
+    @property
+    def repeated(self) -> bool:
+        return len(set(self.ids)) < len(self.ids)
+
+    def table(self) -> pa.Table:
+        # Through polars: pyarrow's own constructors import pandas on first use (a third of a
+        # second, paid by the first bulk request) and build these columns more slowly.
+        columns = {"__n": range(len(self.ids)), "_id": self.ids, "_source": self.sources}
+        return pl.DataFrame(columns, schema_overrides={"__n": pl.Int64}).to_arrow()
+
+
+def _staging_sql(index: str, fields: dict[str, str], create_only: bool, repeated: bool) -> str:
+    """SQL that turns the Arrow table ``batch`` into the temporary table ``staged``, and sums up
+    what to report and write: which documents are refused (their number and why), which ``_id``
+    exist already, how many documents are kept, how many of those replace one, and per date
+    field the earliest value the write touches (new values, and old values it replaces).
+
+    A document is kept unless refused, and only the last of an ``_id`` (the first, when only
+    creating, and then only if the ``_id`` is new); ``repeated`` says whether any ``_id`` comes
+    more than once. Refusals are found by converting each
+    field: a value given that does not convert does not fit its field's type.
+    """
+    converted = [f"{_convert(f, t)} AS {column(f)}" for f, t in fields.items()]
+    checks = [
+        f"CASE WHEN {_raw(f)} IS NOT NULL AND {_convert(f, t)} IS NULL THEN "
+        f"'failed to parse field [' || {_sql_text(f)} || '] of type [{t}]' END"
+        for f, t in fields.items()
+    ]
+    refused = f"COALESCE({', '.join(checks)})" if checks else "NULL"
+    dates = [f for f, t in fields.items() if t == "date"]
+    # Documents with no mapped field yet (e.g. only nulls) have no structure to extract.
+    shape = orjson.dumps(_json_shape(fields)).decode()
+    parsed = f"from_json(_source, {_sql_text(shape)})" if fields else "NULL"
+    keep = "__refused IS NULL" + (" AND NOT __existed" if create_only else "")
+    if repeated:  # a window over the batch costs more than the rest of the statement: only then
+        which = "min" if create_only else "max"
+        keep += f" AND __n = {which}(__n) FILTER (WHERE __refused IS NULL) OVER (PARTITION BY _id)"
+    staged = ", ".join([
+        "b.__n", "b._id", "b._source", *converted,
+        f"{refused}::VARCHAR AS __refused",
+        "t._id IS NOT NULL AS __existed",
+        *(f"t.{column(f)} AS __old{i}" for i, f in enumerate(dates)),
+    ])  # fmt: skip
+    earliest = "".join(
+        f", min(least({column(f)}, __old{i})) FILTER (WHERE __keep)" for i, f in enumerate(dates)
+    )
+    return (
+        "CREATE OR REPLACE TEMP TABLE staged AS "
+        f"SELECT *, {keep} AS __keep "
+        f"FROM (SELECT {staged} FROM (SELECT *, {parsed} AS j FROM batch) b "
+        f"LEFT JOIN {_table(index)} t ON t._id = b._id);\n"
+        "SELECT list(__n) FILTER (WHERE __refused IS NOT NULL), "
+        "list(__refused) FILTER (WHERE __refused IS NOT NULL), "
+        "list(DISTINCT _id) FILTER (WHERE __existed), count(*) FILTER (WHERE __keep), "
+        f"count(*) FILTER (WHERE __keep AND __existed){earliest} FROM staged"
+    )
+
+
 def _json_shape(fields: dict[str, str]) -> dict:
     """The structure ``from_json`` extracts: every mapped field as text, nested as in _source."""
     shape: dict = {}
@@ -573,7 +645,7 @@ def _json_shape(fields: dict[str, str]) -> dict:
 
 
 def _raw(field: str) -> str:
-    return "j." + ".".join(column(part) for part in field.split("."))
+    return "b.j." + ".".join(column(part) for part in field.split("."))
 
 
 def _sql_text(value: str) -> str:
