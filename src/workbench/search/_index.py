@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from workbench.search._client import SearchClient
 from workbench.errors import ResourceInUseException, ServiceError
 from workbench.search._aggregations import Context, aggregate
+from workbench.search._batch import Batch, sql_text
 from workbench.search._mapping import (
     FIELD_TYPES,
     MapperParsingException,
@@ -279,7 +280,7 @@ class SearchIndices:
                 self.create_index(index)
             known = set(self._state(index).fields)
             new: dict[str, str] = {}
-            pending = _Batch()
+            pending = Batch()
             results: list[dict] = []
             for doc_id, document in documents:
                 if not isinstance(document, dict):
@@ -299,63 +300,78 @@ class SearchIndices:
                 self._write(index, pending, results, create_only)
             return results
 
-    def _write(self, index: str, staged: _Batch, results: list[dict], create_only: bool) -> None:
-        """Stage, check and write a batch: one statement converts it and finds what to keep,
-        one writes it. Per-statement costs, not rows, are what a bulk request of a thousand
-        documents spends its time on, so each step that can share a statement does."""
+    def _write(self, index: str, batch: Batch, results: list[dict], create_only: bool) -> None:
+        """Convert a batch, settle each item's result in order, and write what is kept: the
+        last document of each ``_id`` that was not refused (the first, when only creating, and
+        only if the ``_id`` is new). Three statements and a commit a batch: per-statement costs,
+        not rows, are what a bulk request of a thousand documents spends its time on."""
         state = self._state(index)
-        batch = staged.table()  # noqa: F841 (read by DuckDB)
-        (refused_at, reasons, existed, kept, replaced, *earliest) = self._con.execute(
-            _staging_sql(index, state.fields, create_only, staged.repeated)
-        ).fetchone()
-        refused = dict(zip(refused_at or [], reasons or [], strict=True))
-        present = set(existed or [])
-        for number, (position, doc_id) in enumerate(zip(staged.positions, staged.ids, strict=True)):
+        staged = batch.converted(self._con, state.fields)
+        dates = [f for f, t in state.fields.items() if t == "date"]
+        table = _table(index)
+        old = {
+            row[0]: row[1:]
+            for row in self._con.execute(
+                f"SELECT {', '.join(['_id', *map(column, dates)])} FROM {table} "
+                "WHERE _id IN (SELECT _id FROM staged)"
+            ).fetchall()
+        }
+        refused = dict(staged.filter(pl.col("__refused").is_not_null())["__n", "__refused"].rows())
+        present = set(old)
+        kept: dict[str, int] = {}  # _id → the number of the document that stays
+        for number, (position, doc_id) in enumerate(zip(batch.positions, batch.ids, strict=True)):
             if number in refused:
-                results[position] = _item(
-                    index, doc_id, 400, MapperParsingException(refused[number])
-                )
+                error = MapperParsingException(refused[number])
+                results[position] = _item(index, doc_id, 400, error)
             elif doc_id in present and create_only:
                 conflict = VersionConflictEngineException(
                     f"[{doc_id}]: version conflict, document already exists"
                 )
                 results[position] = _item(index, doc_id, 409, conflict)
-            elif doc_id in present:
-                results[position].update(status=200, result="updated")
             else:
+                if doc_id in present:
+                    results[position].update(status=200, result="updated")
                 present.add(doc_id)
+                kept[doc_id] = number
         if not kept:
             return
-        table, names = _table(index), "".join(f", {column(f)}" for f in state.fields)
+        rows = staged if len(kept) == len(staged) else staged[sorted(kept.values())]
+        rows = rows.with_columns(_seq=pl.int_range(len(rows)) + state.next_seq)
+        replaced = pl.DataFrame({"_id": [i for i in kept if i in old]}, schema={"_id": pl.String})
+        names = "".join(f", {column(f)}" for f in state.fields)
         statements = [
-            f"DELETE FROM {table} WHERE _id IN (SELECT _id FROM staged WHERE __keep AND __existed)"
-        ] if replaced else []  # fmt: skip
+            f"DELETE FROM {table} WHERE _id IN (SELECT _id FROM replaced)"
+        ] if replaced.height else []  # fmt: skip
         statements.append(
-            f"INSERT INTO {table} (_id, _seq, _source{names}) SELECT _id, "
-            f"{state.next_seq - 1} + row_number() OVER (ORDER BY __n), _source{names} "
-            "FROM staged WHERE __keep"
+            f"INSERT INTO {table} (_id, _seq, _source{names}) "
+            f"SELECT _id, _seq, _source{names} FROM rows"
         )
-        dates = [f for f, t in state.fields.items() if t == "date"]
-        self._note_write(index, kept, dict(zip(dates, earliest, strict=True)), statements)
+        earliest = {}
+        for number, field in enumerate(dates):
+            touched = [rows[field].min(), *(old[i][number] for i in replaced["_id"])]
+            earliest[field] = min((t for t in touched if t is not None), default=None)
+        statements += self._bookkeeping(index, len(rows), earliest)
+        self._con.execute(";\n".join(statements))  # reads ``rows`` and ``replaced``
 
-    def _note_write(
-        self, index: str, count: int, earliest: dict[str, datetime | None], statements: list[str]
-    ) -> None:
-        """Run a write's statements with the bookkeeping of it: the index's next sequence
-        number and, per date field, the earliest value the write touched (old and new values),
-        so a reader of a time range can tell which part of it changed since it last looked."""
+    def _bookkeeping(
+        self, index: str, count: int, earliest: dict[str, datetime | None]
+    ) -> list[str]:
+        """The statements that go with a write of ``count`` documents: the index's next
+        sequence number and, per date field, the earliest value the write touched (old and new
+        values), so a reader of a time range can tell which part of it changed since it last
+        looked. The cached sequence number moves at once; a rollback drops the cache."""
         state = self._state(index)
-        state.next_seq += count  # undone with the cache if the transaction rolls back
-        name = _sql_text(index)
-        statements.append(f"UPDATE __indices SET next_seq = {state.next_seq} WHERE name = {name}")
+        state.next_seq += count
+        name = sql_text(index)
+        statements = [f"UPDATE __indices SET next_seq = {state.next_seq} WHERE name = {name}"]
         changes = [
-            f"({name}, {state.next_seq}, {_sql_text(field)}, TIMESTAMP '{value.isoformat()}')"
+            f"({name}, {state.next_seq}, {sql_text(field)}, TIMESTAMP '{value.isoformat()}')"
             for field, value in earliest.items()
             if value is not None
         ]
         if changes:
             statements.append(f"INSERT INTO __changes VALUES {', '.join(changes)}")
-        self._con.execute(";\n".join(statements))
+        return statements
 
     def delete_document(self, index: str, doc_id: str) -> bool:
         with self._transaction():
@@ -368,7 +384,8 @@ class SearchIndices:
             ).fetchone()
             if found:  # a deletion is a change too: watchers of changes_token() see it
                 self._con.execute(f"DELETE FROM {_table(index)} WHERE _id = ?", [doc_id])
-                self._note_write(index, 1, dict(zip(dates, found[1:], strict=True)), [])
+                earliest = dict(zip(dates, found[1:], strict=True))
+                self._con.execute(";\n".join(self._bookkeeping(index, 1, earliest)))
             return bool(found)
 
     def earliest_change(self, index: str, field: str, since: int) -> datetime | None:
@@ -559,111 +576,3 @@ def _time_bounds(
             if low is not None or high is not None:
                 return low, high
     return None, None
-
-
-class _Batch:
-    """Documents on their way into an index: where each one's result goes, its id, its JSON."""
-
-    def __init__(self) -> None:
-        self.positions: list[int] = []
-        self.ids: list[str] = []
-        self.sources: list[str] = []
-
-    def add(self, position: int, doc_id: str, document: dict) -> None:
-        self.positions.append(position)
-        self.ids.append(doc_id)
-        self.sources.append(orjson.dumps(document).decode())
-
-    @property
-    def repeated(self) -> bool:
-        return len(set(self.ids)) < len(self.ids)
-
-    def table(self) -> pa.Table:
-        # Through polars: pyarrow's own constructors import pandas on first use (a third of a
-        # second, paid by the first bulk request) and build these columns more slowly.
-        columns = {"__n": range(len(self.ids)), "_id": self.ids, "_source": self.sources}
-        return pl.DataFrame(columns, schema_overrides={"__n": pl.Int64}).to_arrow()
-
-
-def _staging_sql(index: str, fields: dict[str, str], create_only: bool, repeated: bool) -> str:
-    """SQL that turns the Arrow table ``batch`` into the temporary table ``staged``, and sums up
-    what to report and write: which documents are refused (their number and why), which ``_id``
-    exist already, how many documents are kept, how many of those replace one, and per date
-    field the earliest value the write touches (new values, and old values it replaces).
-
-    A document is kept unless refused, and only the last of an ``_id`` (the first, when only
-    creating, and then only if the ``_id`` is new); ``repeated`` says whether any ``_id`` comes
-    more than once. Refusals are found by converting each
-    field: a value given that does not convert does not fit its field's type.
-    """
-    converted = [f"{_convert(f, t)} AS {column(f)}" for f, t in fields.items()]
-    checks = [
-        f"CASE WHEN {_raw(f)} IS NOT NULL AND {_convert(f, t)} IS NULL THEN "
-        f"'failed to parse field [' || {_sql_text(f)} || '] of type [{t}]' END"
-        for f, t in fields.items()
-    ]
-    refused = f"COALESCE({', '.join(checks)})" if checks else "NULL"
-    dates = [f for f, t in fields.items() if t == "date"]
-    # Documents with no mapped field yet (e.g. only nulls) have no structure to extract.
-    shape = orjson.dumps(_json_shape(fields)).decode()
-    parsed = f"from_json(_source, {_sql_text(shape)})" if fields else "NULL"
-    keep = "__refused IS NULL" + (" AND NOT __existed" if create_only else "")
-    if repeated:  # a window over the batch costs more than the rest of the statement: only then
-        which = "min" if create_only else "max"
-        keep += f" AND __n = {which}(__n) FILTER (WHERE __refused IS NULL) OVER (PARTITION BY _id)"
-    staged = ", ".join([
-        "b.__n", "b._id", "b._source", *converted,
-        f"{refused}::VARCHAR AS __refused",
-        "t._id IS NOT NULL AS __existed",
-        *(f"t.{column(f)} AS __old{i}" for i, f in enumerate(dates)),
-    ])  # fmt: skip
-    earliest = "".join(
-        f", min(least({column(f)}, __old{i})) FILTER (WHERE __keep)" for i, f in enumerate(dates)
-    )
-    return (
-        "CREATE OR REPLACE TEMP TABLE staged AS "
-        f"SELECT *, {keep} AS __keep "
-        f"FROM (SELECT {staged} FROM (SELECT *, {parsed} AS j FROM batch) b "
-        f"LEFT JOIN {_table(index)} t ON t._id = b._id);\n"
-        "SELECT list(__n) FILTER (WHERE __refused IS NOT NULL), "
-        "list(__refused) FILTER (WHERE __refused IS NOT NULL), "
-        "list(DISTINCT _id) FILTER (WHERE __existed), count(*) FILTER (WHERE __keep), "
-        f"count(*) FILTER (WHERE __keep AND __existed){earliest} FROM staged"
-    )
-
-
-def _json_shape(fields: dict[str, str]) -> dict:
-    """The structure ``from_json`` extracts: every mapped field as text, nested as in _source."""
-    shape: dict = {}
-    for field in fields:
-        *parents, leaf = field.split(".")
-        level = shape
-        for parent in parents:
-            level = level.setdefault(parent, {})
-        level[leaf] = "VARCHAR"
-    return shape
-
-
-def _raw(field: str) -> str:
-    return "b.j." + ".".join(column(part) for part in field.split("."))
-
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _convert(field: str, field_type: str) -> str:
-    """SQL turning a field's JSON text into its column's type; NULL when it does not fit."""
-    raw = _raw(field)
-    if field_type == "long":  # OpenSearch keeps the integer part of a decimal given to a long
-        return f"CAST(trunc(TRY_CAST({raw} AS DOUBLE)) AS BIGINT)"
-    if field_type == "double":
-        return f"TRY_CAST({raw} AS DOUBLE)"
-    if field_type == "boolean":
-        return f"CASE lower({raw}) WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE END"
-    if field_type == "date":  # ISO text, or epoch milliseconds as OpenSearch also accepts
-        return (
-            f"COALESCE(TRY_CAST({raw} AS TIMESTAMPTZ) AT TIME ZONE 'UTC', "
-            f"make_timestamp(TRY_CAST({raw} AS BIGINT) * 1000))"
-        )
-    return raw
