@@ -19,10 +19,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from workbench.clock import Clock, parse_duration
 from workbench.functions._context import LambdaContext
-from workbench.functions._events import failure_record, kinesis_event
+from workbench.functions._events import arrival, failure_record, kinesis_event
 from workbench.streams import Batch, ConsumerApplication, Stream
 
 Handler = Callable[[dict, LambdaContext], Any]
@@ -210,13 +211,13 @@ class EventSourceMapping:
         pending = self._pending.pop(shard_id, None)
         if pending is None or not pending.batches:
             return
-        records = [r for b in pending.batches for r in b.records]
+        records = pa.concat_tables([b.table for b in pending.batches])
         self._deliver(records, shard_id, attempts=0)
         pending.batches[-1].checkpoint()
 
     # -- invoking ----------------------------------------------------------------------------
-    def _deliver(self, records: list[dict], shard_id: str, attempts: int) -> None:
-        while records:
+    def _deliver(self, records: pa.Table, shard_id: str, attempts: int) -> None:
+        while records.num_rows:
             try:
                 failed_from = self._invoke(records, shard_id)
             except Exception as error:
@@ -226,12 +227,12 @@ class EventSourceMapping:
                     return
                 failure = RuntimeError(f"batch item failure at record {failed_from}")
             attempts += 1
-            done, records = records[:failed_from], records[failed_from:]
-            self.metrics.records += len(done)
-            if self.bisect_batch_on_function_error and len(records) > 1:
-                half = len(records) // 2
-                self._deliver(records[:half], shard_id, attempts)
-                self._deliver(records[half:], shard_id, attempts)
+            self.metrics.records += failed_from
+            records = records.slice(failed_from)
+            if self.bisect_batch_on_function_error and records.num_rows > 1:
+                half = records.num_rows // 2
+                self._deliver(records.slice(0, half), shard_id, attempts)
+                self._deliver(records.slice(half), shard_id, attempts)
                 return
             if self._give_up(records, attempts):
                 self._send_to_destination(records, shard_id, failure, attempts)
@@ -242,20 +243,20 @@ class EventSourceMapping:
             if self._stop.is_set():
                 raise _Stopped
 
-    def _give_up(self, records: list[dict], attempts: int) -> bool:
+    def _give_up(self, records: pa.Table, attempts: int) -> bool:
         if 0 <= self.maximum_retry_attempts < attempts:
             return True
         if self.maximum_record_age >= 0:
-            oldest = records[0]["ApproximateArrivalTimestamp"].timestamp()
+            oldest = arrival(records, 0).timestamp()
             return self.clock.now() - oldest > self.maximum_record_age
         return False
 
-    def _invoke(self, records: list[dict], shard_id: str) -> int | None:
+    def _invoke(self, records: pa.Table, shard_id: str) -> int | None:
         """Call the handler once; the index of the first failed record, or None for success."""
         event = kinesis_event(records, shard_id, self.stream.arn)
         context = LambdaContext(self.function_name, self.clock, self.timeout)
         self.metrics.invocations += 1
-        newest = records[-1]["ApproximateArrivalTimestamp"].timestamp()
+        newest = arrival(records, -1).timestamp()
         self.metrics.iterator_age_ms = max(0, int((self.clock.now() - newest) * 1000))
         try:
             with self._environment():
@@ -266,11 +267,12 @@ class EventSourceMapping:
             raise
         if self.report_batch_item_failures and isinstance(response, dict):
             failures = response.get("batchItemFailures") or []
-            positions = {r["SequenceNumber"]: i for i, r in enumerate(records)}
+            sequence_numbers = records.column("sequence_number").to_pylist()
+            positions = {number: i for i, number in enumerate(sequence_numbers)}
             failed = [positions.get(f.get("itemIdentifier"), 0) for f in failures]
             if failed:
                 return min(failed)
-        self.metrics.records += len(records)
+        self.metrics.records += records.num_rows
         return None
 
     @contextlib.contextmanager
@@ -291,9 +293,9 @@ class EventSourceMapping:
                         os.environ[key] = value
 
     def _send_to_destination(
-        self, records: list[dict], shard_id: str, error: BaseException, attempts: int
+        self, records: pa.Table, shard_id: str, error: BaseException, attempts: int
     ) -> None:
-        self.metrics.failed_records += len(records)
+        self.metrics.failed_records += records.num_rows
         if self.on_failure is None:
             return
         condition = "RetryAttemptsExhausted"
