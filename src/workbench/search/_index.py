@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 from workbench.errors import ResourceInUseException, ServiceError
 from workbench.search._aggregations import Context, aggregate
 from workbench.search._batch import Batch, sql_text
+from workbench.search._known_ids import KnownIds
 from workbench.search._mapping import (
     FIELD_TYPES,
     MapperParsingException,
@@ -93,10 +94,12 @@ def _table(index: str) -> str:
 @dataclass
 class _IndexState:
     """What every write and search asks about an index, kept in memory: its mapped fields (in
-    the order their columns were added) and the sequence number its next write starts at."""
+    the order their columns were added), the sequence number its next write starts at, and
+    (read on the first write) which ``_id`` it may hold."""
 
     fields: dict[str, str]
     next_seq: int
+    known_ids: KnownIds | None = None
 
 
 class SearchIndices:
@@ -309,13 +312,15 @@ class SearchIndices:
         staged = batch.converted(self._con, state.fields)
         dates = [f for f, t in state.fields.items() if t == "date"]
         table = _table(index)
-        old = {
+        known = self._known_ids(index)
+        candidates = staged.filter(known.maybe_held(staged["_id"])).select("_id")
+        old = {  # the documents this batch may replace, with their dates
             row[0]: row[1:]
             for row in self._con.execute(
                 f"SELECT {', '.join(['_id', *map(column, dates)])} FROM {table} "
-                "WHERE _id IN (SELECT _id FROM staged)"
+                "WHERE _id IN (SELECT _id FROM candidates)"
             ).fetchall()
-        }
+        } if candidates.height else {}  # fmt: skip
         refused = dict(staged.filter(pl.col("__refused").is_not_null())["__n", "__refused"].rows())
         present = set(old)
         kept: dict[str, int] = {}  # _id → the number of the document that stays
@@ -352,6 +357,14 @@ class SearchIndices:
             earliest[field] = min((t for t in touched if t is not None), default=None)
         statements += self._bookkeeping(index, len(rows), earliest)
         self._con.execute(";\n".join(statements))  # reads ``rows`` and ``replaced``
+        known.add(rows["_id"])
+
+    def _known_ids(self, index: str) -> KnownIds:
+        state = self._state(index)
+        if state.known_ids is None:
+            ids = self._con.sql(f"SELECT _id FROM {_table(index)}").pl()["_id"]
+            state.known_ids = KnownIds(ids)
+        return state.known_ids
 
     def _bookkeeping(
         self, index: str, count: int, earliest: dict[str, datetime | None]
