@@ -70,18 +70,16 @@ class Batch:
         except _NotTyped:
             return self.converted_by_duckdb(con, fields)
         refused = pl.Series("__refused", [None] * len(self.ids), dtype=pl.String)
-        return self._frame().with_columns(*typed.values(), refused)
+        return pl.DataFrame([*self._columns(), *typed.values(), refused])
 
-    def _frame(self) -> pl.DataFrame:
+    def _columns(self) -> list[pl.Series]:
         # Through polars: pyarrow's own constructors import pandas on first use (a third of a
         # second, paid by the first bulk request) and build these columns more slowly.
-        return pl.DataFrame(
-            {
-                "__n": pl.Series(range(len(self.ids)), dtype=pl.Int64),
-                "_id": pl.Series(self.ids, dtype=pl.String),
-                "_source": pl.Series(self.sources, dtype=pl.String),
-            }
-        )
+        return [
+            pl.Series("__n", range(len(self.ids)), dtype=pl.Int64),
+            pl.Series("_id", self.ids, dtype=pl.String),
+            pl.Series("_source", self.sources, dtype=pl.String),
+        ]
 
     def _typed(self, field: str, field_type: str) -> pl.Series:
         if "." in field:
@@ -108,7 +106,7 @@ class Batch:
         self, con: duckdb.DuckDBPyConnection, fields: dict[str, str]
     ) -> pl.DataFrame:
         """:meth:`converted`, always through DuckDB's conversion of the JSON text."""
-        batch = self._frame()  # noqa: F841 (read by DuckDB)
+        batch = pl.DataFrame(self._columns())  # noqa: F841 (read by DuckDB)
         converted = [f"{_convert(f, t)} AS {column(f)}" for f, t in fields.items()]
         checks = [
             f"CASE WHEN {_raw(f)} IS NOT NULL AND {column(f)} IS NULL THEN "

@@ -273,9 +273,9 @@ class SearchIndices:
 
         Items take effect in order, as in an OpenSearch bulk request: of several documents with
         one ``_id`` the last one indexed wins (with ``create_only``, the first one created).
-        Python only serialises each document and looks for fields not mapped yet; DuckDB then
-        converts every field of the whole batch at once (``from_json`` and ``TRY_CAST``), which
-        also finds the documents whose values do not fit their field's type. Those are refused
+        Python serialises each document and looks for fields not mapped yet; the batch then
+        becomes typed columns all at once (:class:`~workbench.search._batch.Batch`), which also
+        finds the documents whose values do not fit their field's type. Those are refused
         alone, with a ``mapper_parsing_exception`` item; the others are indexed.
         """
         with self._transaction():
@@ -296,7 +296,7 @@ class SearchIndices:
                             new[name] = field_type
                             known.add(name)
                 pending.add(len(results), doc_id, document)
-                results.append(_item(index, doc_id, 201))
+                results.append({})  # settled by _write
             if new:
                 self._add_fields(index, new)
             if pending.ids:
@@ -313,7 +313,7 @@ class SearchIndices:
         dates = [f for f, t in state.fields.items() if t == "date"]
         table = _table(index)
         known = self._known_ids(index)
-        candidates = staged.filter(known.maybe_held(staged["_id"])).select("_id")
+        candidates = staged["_id"].filter(known.maybe_held(staged["_id"])).to_frame()
         old = {  # the documents this batch may replace, with their dates
             row[0]: row[1:]
             for row in self._con.execute(
@@ -321,7 +321,10 @@ class SearchIndices:
                 "WHERE _id IN (SELECT _id FROM candidates)"
             ).fetchall()
         } if candidates.height else {}  # fmt: skip
-        refused = dict(staged.filter(pl.col("__refused").is_not_null())["__n", "__refused"].rows())
+        refused: dict[int, str] = {}
+        if staged["__refused"].null_count() < staged.height:
+            reasons = staged["__refused"].to_list()
+            refused = {n: reason for n, reason in enumerate(reasons) if reason is not None}
         present = set(old)
         kept: dict[str, int] = {}  # _id → the number of the document that stays
         for number, (position, doc_id) in enumerate(zip(batch.positions, batch.ids, strict=True)):
@@ -334,14 +337,16 @@ class SearchIndices:
                 )
                 results[position] = _item(index, doc_id, 409, conflict)
             else:
+                results[position] = item = _item(index, doc_id, 201)
                 if doc_id in present:
-                    results[position].update(status=200, result="updated")
+                    item.update(status=200, result="updated")
                 present.add(doc_id)
                 kept[doc_id] = number
         if not kept:
             return
         rows = staged if len(kept) == len(staged) else staged[sorted(kept.values())]
-        rows = rows.with_columns(_seq=pl.int_range(len(rows)) + state.next_seq)
+        seq = range(state.next_seq, state.next_seq + len(rows))
+        rows = rows.hstack([pl.Series("_seq", seq, dtype=pl.Int64)])
         replaced = pl.DataFrame({"_id": [i for i in kept if i in old]}, schema={"_id": pl.String})
         names = "".join(f", {column(f)}" for f in state.fields)
         statements = [
