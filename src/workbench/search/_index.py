@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from workbench.search._client import SearchClient
 from workbench.errors import ResourceInUseException, ServiceError
 from workbench.search._aggregations import Context, aggregate
-from workbench.search._batch import Batch, sql_text
+from workbench.search._batch import Batch, for_duckdb, sql_text
 from workbench.search._known_ids import KnownIds
 from workbench.search._mapping import (
     FIELD_TYPES,
@@ -313,14 +313,14 @@ class SearchIndices:
         dates = [f for f, t in state.fields.items() if t == "date"]
         table = _table(index)
         known = self._known_ids(index)
-        candidates = staged["_id"].filter(known.maybe_held(staged["_id"])).to_frame()
+        candidates = for_duckdb(staged["_id"].filter(known.maybe_held(staged["_id"])).to_frame())
         old = {  # the documents this batch may replace, with their dates
             row[0]: row[1:]
             for row in self._con.execute(
                 f"SELECT {', '.join(['_id', *map(column, dates)])} FROM {table} "
                 "WHERE _id IN (SELECT _id FROM candidates)"
             ).fetchall()
-        } if candidates.height else {}  # fmt: skip
+        } if candidates.num_rows else {}  # fmt: skip
         refused: dict[int, str] = {}
         if staged["__refused"].null_count() < staged.height:
             reasons = staged["__refused"].to_list()
@@ -344,25 +344,26 @@ class SearchIndices:
                 kept[doc_id] = number
         if not kept:
             return
-        rows = staged if len(kept) == len(staged) else staged[sorted(kept.values())]
-        seq = range(state.next_seq, state.next_seq + len(rows))
-        rows = rows.hstack([pl.Series("_seq", seq, dtype=pl.Int64)])
-        replaced = pl.DataFrame({"_id": [i for i in kept if i in old]}, schema={"_id": pl.String})
+        kept_rows = staged if len(kept) == len(staged) else staged[sorted(kept.values())]
+        seq = range(state.next_seq, state.next_seq + len(kept_rows))
+        rows = for_duckdb(kept_rows.hstack([pl.Series("_seq", seq, dtype=pl.Int64)]))  # noqa: F841
+        gone = [i for i in kept if i in old]
+        replaced = for_duckdb(pl.DataFrame({"_id": gone}, schema={"_id": pl.String}))  # noqa: F841
         names = "".join(f", {column(f)}" for f in state.fields)
         statements = [
             f"DELETE FROM {table} WHERE _id IN (SELECT _id FROM replaced)"
-        ] if replaced.height else []  # fmt: skip
+        ] if gone else []  # fmt: skip
         statements.append(
             f"INSERT INTO {table} (_id, _seq, _source{names}) "
             f"SELECT _id, _seq, _source{names} FROM rows"
         )
         earliest = {}
         for number, field in enumerate(dates):
-            touched = [rows[field].min(), *(old[i][number] for i in replaced["_id"])]
+            touched = [kept_rows[field].min(), *(old[i][number] for i in gone)]
             earliest[field] = min((t for t in touched if t is not None), default=None)
-        statements += self._bookkeeping(index, len(rows), earliest)
+        statements += self._bookkeeping(index, len(kept_rows), earliest)
         self._con.execute(";\n".join(statements))  # reads ``rows`` and ``replaced``
-        known.add(rows["_id"])
+        known.add(kept_rows["_id"])
 
     def _known_ids(self, index: str) -> KnownIds:
         state = self._state(index)
