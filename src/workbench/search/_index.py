@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 from workbench.errors import ResourceInUseException, ServiceError
 from workbench.search._aggregations import Context, aggregate
 from workbench.search._batch import Batch, for_duckdb, sql_text
-from workbench.search._known_ids import KnownIds
+from workbench.search._known_ids import KnownIds, id_hashes
 from workbench.search._mapping import (
     FIELD_TYPES,
     MapperParsingException,
@@ -313,7 +313,8 @@ class SearchIndices:
         dates = [f for f, t in state.fields.items() if t == "date"]
         table = _table(index)
         known = self._known_ids(index)
-        candidates = for_duckdb(staged["_id"].filter(known.maybe_held(staged["_id"])).to_frame())
+        hashes = id_hashes(staged["_id"])
+        candidates = for_duckdb(staged["_id"].filter(known.maybe_held(hashes)).to_frame())
         old = {  # the documents this batch may replace, with their dates
             row[0]: row[1:]
             for row in self._con.execute(
@@ -344,7 +345,8 @@ class SearchIndices:
                 kept[doc_id] = number
         if not kept:
             return
-        kept_rows = staged if len(kept) == len(staged) else staged[sorted(kept.values())]
+        numbers = sorted(kept.values())
+        kept_rows = staged if len(kept) == len(staged) else staged[numbers]
         seq = range(state.next_seq, state.next_seq + len(kept_rows))
         rows = for_duckdb(kept_rows.hstack([pl.Series("_seq", seq, dtype=pl.Int64)]))  # noqa: F841
         gone = [i for i in kept if i in old]
@@ -363,13 +365,13 @@ class SearchIndices:
             earliest[field] = min((t for t in touched if t is not None), default=None)
         statements += self._bookkeeping(index, len(kept_rows), earliest)
         self._con.execute(";\n".join(statements))  # reads ``rows`` and ``replaced``
-        known.add(kept_rows["_id"])
+        known.add(hashes[numbers])
 
     def _known_ids(self, index: str) -> KnownIds:
         state = self._state(index)
         if state.known_ids is None:
             ids = self._con.sql(f"SELECT _id FROM {_table(index)}").pl()["_id"]
-            state.known_ids = KnownIds(ids)
+            state.known_ids = KnownIds(id_hashes(ids))
         return state.known_ids
 
     def _bookkeeping(
