@@ -10,6 +10,9 @@ rows held in memory.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
 import json
 import random
 import sys
@@ -57,37 +60,30 @@ def main() -> None:
     big_n = 200_000 if args.quick else 1_000_000
     home = Path(tempfile.mkdtemp())
 
-    # 1. The stream-function path: stream → mapping → UpsertToES → bulk into the index.
-    wb = Workbench(home=home / "path", clock=SimulatedClock(start=NOW))
-    stream = wb.streams.create_stream("retail-trans", shard_count=2)
+    # 1. The stream-function path: stream → mapping → UpsertToES → bulk into the index. Best of
+    # three runs, each into a fresh home: the first also pays one-time costs of the process
+    # (pyarrow's first array imports pandas, a third of a second).
     docs = documents(indexed_n, span_s=900)
     payloads = [json.dumps(d).encode() for d in docs]
-    for start in range(0, indexed_n, 500):
-        chunk = payloads[start : start + 500]
-        stream.put_records(
-            [{"Data": p, "PartitionKey": f"part-{i:05d}"} for i, p in enumerate(chunk)]
-        )
-    mapping = wb.functions.create_event_source_mapping(
-        make_handler(wb.search.client()), "retail-trans", function_name="UpsertToES",
-        starting_position="TRIM_HORIZON", batch_size=1000,
-    )  # fmt: skip
-    started = time.perf_counter()
-    mapping.poll(until_caught_up=True)
-    path_s = time.perf_counter() - started
-    mapping.close()
-    assert wb.search.count("retail") == len(
-        {(d["Invoice"], d["StockCode"], d["Customer_ID"]) for d in docs}
+    # The lab's _id is 8 hex digits of an md5: at 100,000 documents a few keys share one.
+    doc_ids = {_lab_doc_id(d) for d in docs}
+    path_s = min(
+        _stream_function_s(home / f"path{run}", payloads, len(doc_ids)) for run in range(3)
     )
     index_docs_per_s = indexed_n / path_s
 
     # The index's own limit: the same converted documents bulk-indexed directly.
-    direct = Workbench(home=home / "direct", clock=SimulatedClock(start=NOW))
     converted = [(str(i), {**d, "InvoiceDate": d["InvoiceDate"].replace(" ", "T") + "Z"})
                  for i, d in enumerate(docs)]  # fmt: skip
-    started = time.perf_counter()
-    for start in range(0, indexed_n, 1000):
-        direct.search.index_documents("retail", converted[start : start + 1000])
-    direct_docs_per_s = indexed_n / (time.perf_counter() - started)
+
+    def direct_s(run: int) -> float:
+        direct = Workbench(home=home / f"direct{run}", clock=SimulatedClock(start=NOW))
+        started = time.perf_counter()
+        for start in range(0, indexed_n, 1000):
+            direct.search.index_documents("retail", converted[start : start + 1000])
+        return time.perf_counter() - started
+
+    direct_docs_per_s = indexed_n / min(direct_s(run) for run in range(3))
 
     # 2. 1 M documents over a day; the lab's chart looks at the last 15 minutes.
     big = Workbench(home=home / "big", clock=SimulatedClock(start=NOW))
@@ -143,6 +139,34 @@ def main() -> None:
         figures,
         args.json,
     )
+
+
+def _stream_function_s(home: Path, payloads: list[bytes], expected: int) -> float:
+    """Seconds the lab's UpsertToES, fed by an event source mapping, takes to index every
+    record of a 2-shard stream (put beforehand, outside the time)."""
+    wb = Workbench(home=home, clock=SimulatedClock(start=NOW))
+    stream = wb.streams.create_stream("retail-trans", shard_count=2)
+    for start in range(0, len(payloads), 500):
+        chunk = payloads[start : start + 500]
+        stream.put_records(
+            [{"Data": p, "PartitionKey": f"part-{i:05d}"} for i, p in enumerate(chunk)]
+        )
+    mapping = wb.functions.create_event_source_mapping(
+        make_handler(wb.search.client()), "retail-trans", function_name="UpsertToES",
+        starting_position="TRIM_HORIZON", batch_size=1000,
+    )  # fmt: skip
+    with contextlib.redirect_stderr(io.StringIO()):  # the function logs a line per batch
+        started = time.perf_counter()
+        mapping.poll(until_caught_up=True)
+        elapsed = time.perf_counter() - started
+    mapping.close()
+    assert wb.search.count("retail") == expected
+    return elapsed
+
+
+def _lab_doc_id(document: dict) -> str:
+    key = ":".join(document[k] for k in ("Invoice", "StockCode", "Customer_ID"))
+    return hashlib.md5(key.encode()).hexdigest()[:8]
 
 
 def _best_ms(run, repeat: int = 5) -> float:

@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import threading
 import time
 
 import pytest
@@ -324,3 +325,36 @@ def test_the_labs_upsert_to_es_indexes_each_invoice_line_once(make_stream):
         "2026-01-01T07:46:00Z",
     ]
     assert wb.search.mapping("retail")["InvoiceDate"] == "date"
+
+
+def test_shards_run_at_once_but_each_one_batch_at_a_time(make_stream):
+    wb, stream = make_stream(0, shards=2)
+    for shard in range(2):  # explicit hash keys: 30 records on each shard
+        entries = [{"Data": json.dumps({"n": i}).encode(), "PartitionKey": "k",
+                    "ExplicitHashKey": str(shard << 127)} for i in range(30)]  # fmt: skip
+        stream.put_records(entries)
+    both_running = threading.Barrier(2, timeout=5)
+    lock, running, most = threading.Lock(), {}, {}
+
+    def handler(event, context):
+        shard = event["Records"][0]["eventID"].split(":")[0]
+        with lock:
+            running[shard] = running.get(shard, 0) + 1
+            most[shard] = max(most.get(shard, 0), running[shard])
+        if not most.get("met"):
+            both_running.wait()  # times out (BrokenBarrierError) unless both shards run at once
+            most["met"] = 1
+        time.sleep(0.001)
+        with lock:
+            running[shard] -= 1
+
+    mapping = wb.functions.create_event_source_mapping(
+        handler, "retail-trans", starting_position="TRIM_HORIZON", batch_size=10,
+        maximum_retry_attempts=0,  # a broken barrier fails the batch once, not forever
+    )  # fmt: skip
+    assert mapping.poll(until_caught_up=True) == 60
+    assert mapping.metrics.invocations == 6 and mapping.metrics.errors == 0
+    assert {s: n for s, n in most.items() if s != "met"} == {
+        "shardId-000000000000": 1,
+        "shardId-000000000001": 1,
+    }

@@ -1,9 +1,17 @@
 """The event a Kinesis event source mapping hands a function, in AWS Lambda's shape.
 
+Records arrive as the Arrow table a consumer application reads (``format="arrow"``); each
+invocation's event is built from it column by column (base64 and arrival times in bulk), which
+costs a fraction of going through one Kinesis dict per record first.
+
 >>> from datetime import UTC, datetime
->>> record = {"SequenceNumber": "49", "PartitionKey": "part-00001", "Data": b"{}",
-...           "ApproximateArrivalTimestamp": datetime(2026, 1, 1, tzinfo=UTC)}
->>> event = kinesis_event([record], "shardId-000000000000",
+>>> import pyarrow as pa
+>>> records = pa.table({
+...     "sequence_number": ["49"], "partition_key": ["part-00001"],
+...     "approximate_arrival_timestamp": pa.array([datetime(2026, 1, 1, tzinfo=UTC)],
+...                                               pa.timestamp("ms", "UTC")),
+...     "data": pa.array([b"{}"], pa.binary())})
+>>> event = kinesis_event(records, "shardId-000000000000",
 ...                       "arn:aws:kinesis:us-east-1:000000000000:stream/s")
 >>> event["Records"][0]["kinesis"]["data"], event["Records"][0]["eventID"]
 ('e30=', 'shardId-000000000000:49')
@@ -11,36 +19,57 @@
 
 from __future__ import annotations
 
-import base64
-from typing import Any
+from datetime import UTC, datetime
+
+import polars as pl
+import pyarrow as pa
 
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
 
 
-def kinesis_event(records: list[dict[str, Any]], shard_id: str, stream_arn: str) -> dict:
+def kinesis_event(records: pa.Table, shard_id: str, stream_arn: str) -> dict:
     """``{"Records": [...]}`` for records read from one shard."""
+    frame = pl.from_arrow(records)
+    arrivals = frame["approximate_arrival_timestamp"].dt.epoch("ms") / 1000
+    role = f"arn:aws:iam::{ACCOUNT}:role/workbench-lambda"
     return {
         "Records": [
             {
                 "kinesis": {
                     "kinesisSchemaVersion": "1.0",
-                    "partitionKey": r["PartitionKey"],
-                    "sequenceNumber": r["SequenceNumber"],
-                    "data": base64.b64encode(r["Data"]).decode("ascii"),
-                    "approximateArrivalTimestamp": r["ApproximateArrivalTimestamp"].timestamp(),
+                    "partitionKey": key,
+                    "sequenceNumber": sequence_number,
+                    "data": data,
+                    "approximateArrivalTimestamp": arrival,
                 },
                 "eventSource": "aws:kinesis",
                 "eventVersion": "1.0",
-                "eventID": f"{shard_id}:{r['SequenceNumber']}",
+                "eventID": f"{shard_id}:{sequence_number}",
                 "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT}:role/workbench-lambda",
+                "invokeIdentityArn": role,
                 "awsRegion": REGION,
                 "eventSourceARN": stream_arn,
             }
-            for r in records
+            for sequence_number, key, arrival, data in zip(
+                frame["sequence_number"].to_list(),
+                frame["partition_key"].to_list(),
+                arrivals.to_list(),
+                frame["data"].bin.encode("base64").to_list(),
+                strict=True,
+            )
         ]
     }
+
+
+def arrival(records: pa.Table, position: int) -> datetime:
+    """When the record at ``position`` (-1: the last) reached the stream."""
+    instant = records.column("approximate_arrival_timestamp")[position].as_py()
+    return instant.astimezone(UTC)
+
+
+def sequence_number(records: pa.Table, position: int) -> str:
+    return records.column("sequence_number")[position].as_py()
 
 
 def function_arn(function_name: str) -> str:
@@ -54,7 +83,7 @@ def failure_record(
     condition: str,
     attempts: int,
     error: BaseException,
-    records: list[dict[str, Any]],
+    records: pa.Table,
     shard_id: str,
     stream_arn: str,
     timestamp: str,
@@ -77,16 +106,15 @@ def failure_record(
         "errorMessage": f"{type(error).__name__}: {error}",
         "KinesisBatchInfo": {
             "shardId": shard_id,
-            "startSequenceNumber": records[0]["SequenceNumber"],
-            "endSequenceNumber": records[-1]["SequenceNumber"],
-            "approximateArrivalOfFirstRecord": _iso(records[0]),
-            "approximateArrivalOfLastRecord": _iso(records[-1]),
-            "batchSize": len(records),
+            "startSequenceNumber": sequence_number(records, 0),
+            "endSequenceNumber": sequence_number(records, -1),
+            "approximateArrivalOfFirstRecord": _iso(arrival(records, 0)),
+            "approximateArrivalOfLastRecord": _iso(arrival(records, -1)),
+            "batchSize": records.num_rows,
             "streamArn": stream_arn,
         },
     }
 
 
-def _iso(record: dict[str, Any]) -> str:
-    instant = record["ApproximateArrivalTimestamp"]
+def _iso(instant: datetime) -> str:
     return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")

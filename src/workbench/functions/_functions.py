@@ -97,6 +97,7 @@ class Functions:
             initial_position=starting_position,
             timestamp=starting_position_timestamp,
             limit=batch_size,
+            format="arrow",
         )
         mapping = EventSourceMapping(
             uuid=mapping_id,

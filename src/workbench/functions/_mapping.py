@@ -1,11 +1,13 @@
 """An event source mapping: Lambda's poller that feeds a data stream's records to a function.
 
 Each shard's records go to the function in order, in batches of at most ``batch_size``, once the
-batch is full or the batching window has passed. A batch that raises is retried (split in two
-first with bisect-on-error) until it succeeds, runs out of retries or grows older than the
-maximum record age; then its description goes to the on-failure destination and the shard moves
-on. Progress is checkpointed in a consumer application named after the function, so a restart
-resumes where the last successful batch ended.
+batch is full or the batching window has passed. As on AWS, shards are processed concurrently,
+one batch per shard at a time: while one shard's batch is being indexed (DuckDB and the disk
+work without Python's lock), the next shard's handler runs. A batch that raises is retried
+(split in two first with bisect-on-error) until it succeeds, runs out of retries or grows older
+than the maximum record age; then its description goes to the on-failure destination and the
+shard moves on. Progress is checkpointed in a consumer application named after the function, so
+a restart resumes where the last successful batch ended.
 """
 
 from __future__ import annotations
@@ -15,20 +17,24 @@ import os
 import threading
 import traceback
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from workbench.clock import Clock, parse_duration
 from workbench.functions._context import LambdaContext
-from workbench.functions._events import failure_record, kinesis_event
+from workbench.functions._events import arrival, failure_record, kinesis_event
 from workbench.streams import Batch, ConsumerApplication, Stream
 
 Handler = Callable[[dict, LambdaContext], Any]
 Destination = Callable[[dict], object]
 # os.environ is one per process: invocations with their own environment take turns.
 _ENVIRONMENT_LOCK = threading.Lock()
+# Shards whose batches run at once (each shard has at most one batch in flight).
+_CONCURRENT_SHARDS = 8
 
 
 class _Stopped(Exception):
@@ -108,6 +114,9 @@ class EventSourceMapping:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._in_flight: dict[str, Future] = {}
+        self._metrics_lock = threading.Lock()
 
     # -- running -----------------------------------------------------------------------------
     def poll(self, *, duration: str | float | None = None, until_caught_up: bool = False) -> int:
@@ -117,10 +126,19 @@ class EventSourceMapping:
         end = None if duration is None else self.clock.now() + parse_duration(duration)
         if not self.running:  # a stepwise poll after an earlier stop()
             self._stop.clear()
+        self._pool = ThreadPoolExecutor(
+            _CONCURRENT_SHARDS, thread_name_prefix=f"lambda-{self.function_name}"
+        )
         try:
-            self._poll(end, until_caught_up)
+            try:
+                self._poll(end, until_caught_up)
+            finally:
+                self._settle()
         except _Stopped:
             self._pending.clear()  # unchecked: the next poll reads these records again
+        finally:
+            self._pool.shutdown()
+            self._pool = None
         return self.metrics.records + self.metrics.failed_records - before
 
     def _poll(self, end: float | None, until_caught_up: bool) -> None:
@@ -188,6 +206,7 @@ class EventSourceMapping:
         pending = self._pending.setdefault(batch.shard_id, _Pending())
         if not len(batch):  # the end of a closed shard: deliver what is held, then mark it done
             self._deliver_pending(batch.shard_id)
+            self._settle(batch.shard_id)
             batch.checkpoint()
             return
         if pending.size + len(batch) > self.batch_size:
@@ -210,13 +229,36 @@ class EventSourceMapping:
         pending = self._pending.pop(shard_id, None)
         if pending is None or not pending.batches:
             return
-        records = [r for b in pending.batches for r in b.records]
-        self._deliver(records, shard_id, attempts=0)
-        pending.batches[-1].checkpoint()
+        self._settle(shard_id)  # the shard's previous batch first: one at a time, in order
+        records = pa.concat_tables([b.table for b in pending.batches])
+        last = pending.batches[-1]
+
+        def deliver() -> None:
+            self._deliver(records, shard_id, attempts=0)
+            last.checkpoint()
+
+        self._in_flight[shard_id] = self._pool.submit(deliver)  # only called while polling
+
+    def _settle(self, shard_id: str | None = None) -> None:
+        """Wait for the batch in flight on ``shard_id`` (on every shard: None) and raise what
+        its delivery raised."""
+        shards = list(self._in_flight) if shard_id is None else [shard_id]
+        errors = []
+        for shard in shards:
+            future = self._in_flight.pop(shard, None)
+            if future is not None and future.exception() is not None:
+                errors.append(future.exception())
+        if errors:
+            raise errors[0]
+
+    def _count(self, **increments: int) -> None:
+        with self._metrics_lock:  # shards report from their own threads
+            for name, amount in increments.items():
+                setattr(self.metrics, name, getattr(self.metrics, name) + amount)
 
     # -- invoking ----------------------------------------------------------------------------
-    def _deliver(self, records: list[dict], shard_id: str, attempts: int) -> None:
-        while records:
+    def _deliver(self, records: pa.Table, shard_id: str, attempts: int) -> None:
+        while records.num_rows:
             try:
                 failed_from = self._invoke(records, shard_id)
             except Exception as error:
@@ -226,51 +268,52 @@ class EventSourceMapping:
                     return
                 failure = RuntimeError(f"batch item failure at record {failed_from}")
             attempts += 1
-            done, records = records[:failed_from], records[failed_from:]
-            self.metrics.records += len(done)
-            if self.bisect_batch_on_function_error and len(records) > 1:
-                half = len(records) // 2
-                self._deliver(records[:half], shard_id, attempts)
-                self._deliver(records[half:], shard_id, attempts)
+            self._count(records=failed_from)
+            records = records.slice(failed_from)
+            if self.bisect_batch_on_function_error and records.num_rows > 1:
+                half = records.num_rows // 2
+                self._deliver(records.slice(0, half), shard_id, attempts)
+                self._deliver(records.slice(half), shard_id, attempts)
                 return
             if self._give_up(records, attempts):
                 self._send_to_destination(records, shard_id, failure, attempts)
                 return
-            self.metrics.retries += 1
+            self._count(retries=1)
             # Lambda backs off between retries; here they follow at once, since a backoff sleep
             # on a paused simulated clock would wait for a notebook that never advances it.
             if self._stop.is_set():
                 raise _Stopped
 
-    def _give_up(self, records: list[dict], attempts: int) -> bool:
+    def _give_up(self, records: pa.Table, attempts: int) -> bool:
         if 0 <= self.maximum_retry_attempts < attempts:
             return True
         if self.maximum_record_age >= 0:
-            oldest = records[0]["ApproximateArrivalTimestamp"].timestamp()
+            oldest = arrival(records, 0).timestamp()
             return self.clock.now() - oldest > self.maximum_record_age
         return False
 
-    def _invoke(self, records: list[dict], shard_id: str) -> int | None:
+    def _invoke(self, records: pa.Table, shard_id: str) -> int | None:
         """Call the handler once; the index of the first failed record, or None for success."""
         event = kinesis_event(records, shard_id, self.stream.arn)
         context = LambdaContext(self.function_name, self.clock, self.timeout)
-        self.metrics.invocations += 1
-        newest = records[-1]["ApproximateArrivalTimestamp"].timestamp()
+        self._count(invocations=1)
+        newest = arrival(records, -1).timestamp()
         self.metrics.iterator_age_ms = max(0, int((self.clock.now() - newest) * 1000))
         try:
             with self._environment():
                 response = self.handler(event, context)
         except Exception as error:
-            self.metrics.errors += 1
+            self._count(errors=1)
             self.metrics.last_error = "".join(traceback.format_exception_only(error)).strip()
             raise
         if self.report_batch_item_failures and isinstance(response, dict):
             failures = response.get("batchItemFailures") or []
-            positions = {r["SequenceNumber"]: i for i, r in enumerate(records)}
+            sequence_numbers = records.column("sequence_number").to_pylist()
+            positions = {number: i for i, number in enumerate(sequence_numbers)}
             failed = [positions.get(f.get("itemIdentifier"), 0) for f in failures]
             if failed:
                 return min(failed)
-        self.metrics.records += len(records)
+        self._count(records=records.num_rows)
         return None
 
     @contextlib.contextmanager
@@ -291,9 +334,9 @@ class EventSourceMapping:
                         os.environ[key] = value
 
     def _send_to_destination(
-        self, records: list[dict], shard_id: str, error: BaseException, attempts: int
+        self, records: pa.Table, shard_id: str, error: BaseException, attempts: int
     ) -> None:
-        self.metrics.failed_records += len(records)
+        self._count(failed_records=records.num_rows)
         if self.on_failure is None:
             return
         condition = "RetryAttemptsExhausted"

@@ -5,6 +5,15 @@ caller hands a client in (``wb.search.client()`` speaks the same calls). Everyth
 settings read from the environment, the required-field check, the document id, the date
 conversion, one bulk request with refresh, and the counters, is the lab's logic.
 
+A few of the lab's calls are swapped for faster ones with the same results, since they were
+most of the function's time at a thousand records a batch: orjson for the json module;
+binascii's base64 decoder without ``b64decode``'s wrapper; for InvoiceDate in the lab's own
+format a check and a slice instead of ``strptime`` (any other text still goes through
+``strptime``, so what it refuses is refused as before), remembered for the timestamps a batch
+repeats; and the bulk body handed over as the list of actions and documents, which
+opensearch-py's ``bulk`` accepts and serialises itself, instead of NDJSON text the client would
+parse back.
+
 >>> import tempfile, base64, hashlib, json
 >>> from workbench import Workbench
 >>> wb = Workbench(home=tempfile.mkdtemp())
@@ -21,16 +30,39 @@ conversion, one bulk request with refresh, and the counters, is the lab's logic.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import collections
 import datetime
+import functools
 import hashlib
-import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
+
+import orjson
+
+# "%Y-%m-%d %H:%M:%S" written out in full, as the lab's producer writes it.
+_LAB_DATE = re.compile(r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+
+
+@functools.lru_cache(maxsize=4096)
+def iso_utc(value: str) -> str:
+    """The lab's date conversion: ``%Y-%m-%d %H:%M:%S`` → ``%Y-%m-%dT%H:%M:%SZ``.
+
+    >>> iso_utc("2026-01-01 07:45:00"), iso_utc("2026-1-1 7:45:00")
+    ('2026-01-01T07:45:00Z', '2026-01-01T07:45:00Z')
+    >>> iso_utc("2026-02-30 07:45:00")
+    Traceback (most recent call last):
+    ValueError: day is out of range for month
+    """
+    if isinstance(value, str) and _LAB_DATE.fullmatch(value):
+        datetime.datetime.fromisoformat(value)  # refuses what strptime refuses: day 30 of Feb...
+        return f"{value[:10]}T{value[11:]}Z"
+    dt = datetime.datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def make_handler(es_client: Any) -> Callable[[dict, Any], dict]:
@@ -50,10 +82,10 @@ def make_handler(es_client: Any) -> Callable[[dict, Any], dict]:
         for record in event["Records"]:
             try:
                 counter["reads"] += 1
-                payload = base64.b64decode(record["kinesis"]["data"]).decode("utf-8")
-                json_data = json.loads(payload)
+                payload = binascii.a2b_base64(record["kinesis"]["data"])
+                json_data = orjson.loads(payload)
 
-                if not any(json_data.get(k, None) for k in required_fields):
+                if not any([json_data.get(k, None) for k in required_fields]):
                     counter["invalid"] += 1
                     continue
 
@@ -62,8 +94,7 @@ def make_handler(es_client: Any) -> Callable[[dict, Any], dict]:
 
                 for k in date_type_fields:
                     if k in json_data:
-                        dt = datetime.datetime.strptime(json_data[k], "%Y-%m-%d %H:%M:%S")
-                        json_data[k] = dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+                        json_data[k] = iso_utc(json_data[k])
 
                 es_index_action_meta = {"index": {"_index": es_index, "_id": json_data["doc_id"]}}
                 doc_list.append(es_index_action_meta)
@@ -74,8 +105,7 @@ def make_handler(es_client: Any) -> Callable[[dict, Any], dict]:
                 counter["errors"] += 1
 
         if doc_list:
-            es_bulk_body = "\n".join([json.dumps(e) for e in doc_list])
-            res = es_client.bulk(body=es_bulk_body, index=es_index, refresh=True)
+            res = es_client.bulk(body=doc_list, index=es_index, refresh=True)
             if res["errors"]:
                 counter["index_errors"] += 1
 

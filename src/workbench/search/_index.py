@@ -18,12 +18,14 @@ import fnmatch
 import re
 import threading
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 import orjson
+import polars as pl
 import pyarrow as pa
 
 from workbench.clock import Clock
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from workbench.search._client import SearchClient
 from workbench.errors import ResourceInUseException, ServiceError
 from workbench.search._aggregations import Context, aggregate
+from workbench.search._batch import Batch, for_duckdb, sql_text
+from workbench.search._known_ids import KnownIds, id_hashes
 from workbench.search._mapping import (
     FIELD_TYPES,
     MapperParsingException,
@@ -87,6 +91,17 @@ def _table(index: str) -> str:
     return column(f"docs_{index}")
 
 
+@dataclass
+class _IndexState:
+    """What every write and search asks about an index, kept in memory: its mapped fields (in
+    the order their columns were added), the sequence number its next write starts at, and
+    (read on the first write) which ``_id`` it may hold."""
+
+    fields: dict[str, str]
+    next_seq: int
+    known_ids: KnownIds | None = None
+
+
 class SearchIndices:
     """Every search index of one home: create, index, search, aggregate.
 
@@ -104,6 +119,7 @@ class SearchIndices:
         self.clock = clock
         self._lock = threading.RLock()
         self._in_transaction = False
+        self._indices: dict[str, _IndexState] | None = None
         path = folder / "search.duckdb"
         try:
             self._con = duckdb.connect(str(path))
@@ -138,18 +154,32 @@ class SearchIndices:
                 self._con.execute("COMMIT")
             except BaseException:
                 self._con.execute("ROLLBACK")
+                self._indices = None  # the rolled-back write may have changed it: read again
                 raise
             finally:
                 self._in_transaction = False
 
     # -- indices ---------------------------------------------------------------------------
-    def list_indices(self) -> list[str]:
+    def _catalog(self) -> dict[str, _IndexState]:
+        """Every index's fields and next sequence number. Read from the database once, then
+        kept in step by each write: this object is the file's only writer, and asking DuckDB
+        on every bulk request and every dashboard panel cost more than the work itself."""
         with self._lock:
-            rows = self._con.execute("SELECT name FROM __indices ORDER BY name").fetchall()
-            return [r[0] for r in rows]
+            if self._indices is None:
+                rows = self._con.execute("SELECT name, next_seq FROM __indices").fetchall()
+                indices = {name: _IndexState({}, next_seq) for name, next_seq in rows}
+                for index, field, field_type in self._con.execute(
+                    "SELECT index_name, field, type FROM __fields ORDER BY rowid"
+                ).fetchall():
+                    indices[index].fields[field] = field_type
+                self._indices = indices
+            return self._indices
+
+    def list_indices(self) -> list[str]:
+        return sorted(self._catalog())
 
     def exists(self, index: str) -> bool:
-        return index in self.list_indices()
+        return index in self._catalog()
 
     def create_index(self, index: str, mappings: dict | None = None) -> None:
         """A new index, optionally with explicit field types (``{"properties": {...}}``)."""
@@ -163,6 +193,7 @@ class SearchIndices:
                 # than maintaining a unique index on every insert.
                 f"CREATE TABLE {_table(index)} (_id VARCHAR, _seq BIGINT, _source VARCHAR)"
             )
+            self._catalog()[index] = _IndexState({}, 1)
             if mappings:
                 self.put_mapping(index, mappings)
 
@@ -173,15 +204,17 @@ class SearchIndices:
             self._con.execute("DELETE FROM __indices WHERE name = ?", [index])
             self._con.execute("DELETE FROM __fields WHERE index_name = ?", [index])
             self._con.execute("DELETE FROM __changes WHERE index_name = ?", [index])
+            del self._catalog()[index]
 
     def mapping(self, index: str) -> dict[str, str]:
         """Field name → type (boolean, long, double, date, text, keyword)."""
-        with self._lock:
-            self._require(index)
-            rows = self._con.execute(
-                "SELECT field, type FROM __fields WHERE index_name = ? ORDER BY field", [index]
-            ).fetchall()
-        return dict(rows)
+        return dict(sorted(self._state(index).fields.items()))
+
+    def _state(self, index: str) -> _IndexState:
+        state = self._catalog().get(index)
+        if state is None:
+            raise IndexNotFoundException(f"no such index [{index}]")
+        return state
 
     def put_mapping(self, index: str, mappings: dict) -> None:
         """Add fields with explicit types; a field's type cannot change once mapped."""
@@ -199,6 +232,7 @@ class SearchIndices:
 
     def _add_fields(self, index: str, fields: dict[str, str]) -> None:
         with self._transaction():
+            mapped = self._state(index).fields
             for field, field_type in fields.items():
                 self._con.execute(
                     f"ALTER TABLE {_table(index)} ADD COLUMN {column(field)} "
@@ -207,10 +241,10 @@ class SearchIndices:
                 self._con.execute(
                     "INSERT INTO __fields VALUES (?, ?, ?)", [index, field, field_type]
                 )
+                mapped[field] = field_type
 
     def _require(self, index: str) -> None:
-        if not self._con.execute("SELECT 1 FROM __indices WHERE name = ?", [index]).fetchone():
-            raise IndexNotFoundException(f"no such index [{index}]")
+        self._state(index)
 
     def resolve(self, pattern: str | None) -> list[str]:
         """Index names matching a comma-separated list of names or patterns (``retail*``)."""
@@ -237,139 +271,150 @@ class SearchIndices:
     ) -> list[dict]:
         """Index (upsert by ``_id``) documents; one OpenSearch bulk item result per document.
 
-        Python only serialises each document and looks for fields not mapped yet; DuckDB then
-        converts every field of the whole batch at once (``from_json`` and ``TRY_CAST``), which
-        also finds the documents whose values do not fit their field's type. Those are refused
+        Items take effect in order, as in an OpenSearch bulk request: of several documents with
+        one ``_id`` the last one indexed wins (with ``create_only``, the first one created).
+        Python serialises each document and looks for fields not mapped yet; the batch then
+        becomes typed columns all at once (:class:`~workbench.search._batch.Batch`), which also
+        finds the documents whose values do not fit their field's type. Those are refused
         alone, with a ``mapper_parsing_exception`` item; the others are indexed.
         """
         with self._transaction():
             if not self.exists(index):
                 self.create_index(index)
-            fields = self.mapping(index)
-            known = set(fields)
-            staged: dict[str, bytes] = {}
+            known = set(self._state(index).fields)
+            new: dict[str, str] = {}
+            pending = Batch()
             results: list[dict] = []
             for doc_id, document in documents:
-                if not known.issuperset(document):
-                    new = {f: t for f, v in flatten(document).items()
-                           if f not in fields and (t := infer_type(v))}  # fmt: skip
-                    if new:
-                        self._add_fields(index, new)
-                        fields.update(new)
-                    known.update(document)
-                results.append(_item(index, doc_id, 201))
-                if doc_id in staged:  # the same _id twice in one bulk: the later one wins
-                    results[-1].update(status=200, result="updated")
-                    del staged[doc_id]
-                staged[doc_id] = orjson.dumps(document)
-            refused = self._stage(fields, staged)
-            existing = self._existing(index)
-            for number, item in enumerate(results):
-                doc_id = item["_id"]
-                if doc_id in refused:
-                    error = MapperParsingException(refused[doc_id])
-                    results[number] = _item(index, doc_id, 400, error=error)
-                elif create_only and doc_id in existing and item["status"] == 201:
-                    conflict = VersionConflictEngineException(
-                        f"[{doc_id}]: version conflict, document already exists"
-                    )
-                    results[number] = _item(index, doc_id, 409, error=conflict)
-                elif doc_id in existing and item["status"] == 201:
-                    item.update(status=200, result="updated")
-            keep = "TRUE" if not create_only else "_id NOT IN (SELECT _id FROM existing)"
-            self._write(index, fields, keep)
+                if not isinstance(document, dict):
+                    reason = f"failed to parse: the document [{doc_id}] is not a JSON object"
+                    results.append(_item(index, doc_id, 400, MapperParsingException(reason)))
+                    continue
+                if not known.issuperset(document):  # a field's first value maps it
+                    for name, value in flatten(document).items():
+                        if name not in known and (field_type := infer_type(value)):
+                            new[name] = field_type
+                            known.add(name)
+                pending.add(len(results), doc_id, document)
+                results.append({})  # settled by _write
+            if new:
+                self._add_fields(index, new)
+            if pending.ids:
+                self._write(index, pending, results, create_only)
             return results
 
-    def _stage(self, fields: dict[str, str], documents: dict[str, bytes]) -> dict[str, str]:
-        """Convert a batch into the temporary table ``staged``; refused ``_id`` → reason."""
-        batch = pa.table(  # noqa: F841 (read by DuckDB)
-            {
-                "_id": pa.array(list(documents), pa.string()),
-                "_source": pa.array([d.decode() for d in documents.values()], pa.string()),
-            }
-        )
-        shape = orjson.dumps(_json_shape(fields)).decode()
-        converted = [f"{_convert(f, t)} AS {column(f)}" for f, t in fields.items()]
-        checks = [
-            f"CASE WHEN {_raw(f)} IS NOT NULL AND {_convert(f, t)} IS NULL THEN "
-            f"'failed to parse field [' || {_sql_text(f)} || '] of type [{t}]' END"
-            for f, t in fields.items()
-        ]
-        bad = f"list_filter([{', '.join(checks)}], lambda x: x IS NOT NULL)" if checks else "[]"
-        # Documents with no mapped field yet (e.g. only nulls) have no structure to extract.
-        parsed = f"from_json(_source, '{shape}')" if fields else "NULL"
-        self._con.execute(
-            "CREATE OR REPLACE TEMP TABLE staged AS "
-            f"SELECT _id, _source, {', '.join([*converted, f'{bad}::VARCHAR[] AS _refused'])} "
-            f"FROM (SELECT *, {parsed} AS j FROM batch)"
-        )
-        rows = self._con.execute(
-            "SELECT _id, _refused[1] FROM staged WHERE len(_refused) > 0"
-        ).fetchall()
-        return dict(rows)
-
-    def _existing(self, index: str) -> set[str]:
-        """Which staged ``_id`` are in the index already (kept in the temp table ``existing``)."""
-        self._con.execute(
-            "CREATE OR REPLACE TEMP TABLE existing AS "
-            f"SELECT t._id FROM {_table(index)} t JOIN staged s ON t._id = s._id"
-        )
-        return {r[0] for r in self._con.execute("SELECT _id FROM existing").fetchall()}
-
-    def _write(self, index: str, fields: dict[str, str], keep: str) -> None:
-        """Replace the index's documents with the staged ones that were not refused."""
-        rows = f"SELECT * FROM staged WHERE len(_refused) = 0 AND {keep}"
-        (count,) = self._con.execute(f"SELECT count(*) FROM ({rows})").fetchone()
-        if not count:
+    def _write(self, index: str, batch: Batch, results: list[dict], create_only: bool) -> None:
+        """Convert a batch, settle each item's result in order, and write what is kept: the
+        last document of each ``_id`` that was not refused (the first, when only creating, and
+        only if the ``_id`` is new). Three statements and a commit a batch: per-statement costs,
+        not rows, are what a bulk request of a thousand documents spends its time on."""
+        state = self._state(index)
+        staged = batch.converted(self._con, state.fields)
+        dates = [f for f, t in state.fields.items() if t == "date"]
+        table = _table(index)
+        known = self._known_ids(index)
+        hashes = id_hashes(staged["_id"])
+        candidates = for_duckdb(staged["_id"].filter(known.maybe_held(hashes)).to_frame())
+        old = {  # the documents this batch may replace, with their dates
+            row[0]: row[1:]
+            for row in self._con.execute(
+                f"SELECT {', '.join(['_id', *map(column, dates)])} FROM {table} "
+                "WHERE _id IN (SELECT _id FROM candidates)"
+            ).fetchall()
+        } if candidates.num_rows else {}  # fmt: skip
+        refused: dict[int, str] = {}
+        if staged["__refused"].null_count() < staged.height:
+            reasons = staged["__refused"].to_list()
+            refused = {n: reason for n, reason in enumerate(reasons) if reason is not None}
+        present = set(old)
+        kept: dict[str, int] = {}  # _id → the number of the document that stays
+        for number, (position, doc_id) in enumerate(zip(batch.positions, batch.ids, strict=True)):
+            if number in refused:
+                error = MapperParsingException(refused[number])
+                results[position] = _item(index, doc_id, 400, error)
+            elif doc_id in present and create_only:
+                conflict = VersionConflictEngineException(
+                    f"[{doc_id}]: version conflict, document already exists"
+                )
+                results[position] = _item(index, doc_id, 409, conflict)
+            else:
+                results[position] = item = _item(index, doc_id, 201)
+                if doc_id in present:
+                    item.update(status=200, result="updated")
+                present.add(doc_id)
+                kept[doc_id] = number
+        if not kept:
             return
-        (next_seq,) = self._con.execute(
-            "UPDATE __indices SET next_seq = next_seq + ? WHERE name = ? RETURNING next_seq",
-            [count, index],
-        ).fetchone()
-        self._record_change(index, fields, f"SELECT _id FROM ({rows})", rows, next_seq)
-        self._con.execute(f"DELETE FROM {_table(index)} WHERE _id IN (SELECT _id FROM ({rows}))")
-        names = ", ".join(column(f) for f in fields)
-        self._con.execute(
-            f"INSERT INTO {_table(index)} (_id, _seq, _source{', ' if names else ''}{names}) "
-            f"SELECT _id, {next_seq - count} + row_number() OVER () - 1, _source"
-            f"{', ' if names else ''}{names} FROM ({rows})"
+        numbers = sorted(kept.values())
+        kept_rows = staged if len(kept) == len(staged) else staged[numbers]
+        seq = range(state.next_seq, state.next_seq + len(kept_rows))
+        rows = for_duckdb(kept_rows.hstack([pl.Series("_seq", seq, dtype=pl.Int64)]))  # noqa: F841
+        gone = [i for i in kept if i in old]
+        replaced = for_duckdb(pl.DataFrame({"_id": gone}, schema={"_id": pl.String}))  # noqa: F841
+        names = "".join(f", {column(f)}" for f in state.fields)
+        statements = [
+            f"DELETE FROM {table} WHERE _id IN (SELECT _id FROM replaced)"
+        ] if gone else []  # fmt: skip
+        statements.append(
+            f"INSERT INTO {table} (_id, _seq, _source{names}) "
+            f"SELECT _id, _seq, _source{names} FROM rows"
         )
+        earliest = {}
+        for number, field in enumerate(dates):
+            touched = [kept_rows[field].min(), *(old[i][number] for i in gone)]
+            earliest[field] = min((t for t in touched if t is not None), default=None)
+        statements += self._bookkeeping(index, len(kept_rows), earliest)
+        self._con.execute(";\n".join(statements))  # reads ``rows`` and ``replaced``
+        known.add(hashes[numbers])
+
+    def _known_ids(self, index: str) -> KnownIds:
+        state = self._state(index)
+        if state.known_ids is None:
+            ids = self._con.sql(f"SELECT _id FROM {_table(index)}").pl()["_id"]
+            state.known_ids = KnownIds(id_hashes(ids))
+        return state.known_ids
+
+    def _bookkeeping(
+        self, index: str, count: int, earliest: dict[str, datetime | None]
+    ) -> list[str]:
+        """The statements that go with a write of ``count`` documents: the index's next
+        sequence number and, per date field, the earliest value the write touched (old and new
+        values), so a reader of a time range can tell which part of it changed since it last
+        looked. The cached sequence number moves at once; a rollback drops the cache."""
+        state = self._state(index)
+        state.next_seq += count
+        name = sql_text(index)
+        statements = [f"UPDATE __indices SET next_seq = {state.next_seq} WHERE name = {name}"]
+        changes = [
+            f"({name}, {state.next_seq}, {sql_text(field)}, TIMESTAMP '{value.isoformat()}')"
+            for field, value in earliest.items()
+            if value is not None
+        ]
+        if changes:
+            statements.append(f"INSERT INTO __changes VALUES {', '.join(changes)}")
+        return statements
 
     def delete_document(self, index: str, doc_id: str) -> bool:
         with self._transaction():
-            self._require(index)
+            state = self._state(index)
+            dates = [f for f, t in state.fields.items() if t == "date"]
             found = self._con.execute(
-                f"SELECT count(*) FROM {_table(index)} WHERE _id = ?", [doc_id]
-            ).fetchone()[0]
+                f"SELECT {', '.join(['_id', *map(column, dates)])} FROM {_table(index)} "
+                "WHERE _id = ?",
+                [doc_id],
+            ).fetchone()
             if found:  # a deletion is a change too: watchers of changes_token() see it
-                (next_seq,) = self._con.execute(
-                    "UPDATE __indices SET next_seq = next_seq + 1 WHERE name = ? "
-                    "RETURNING next_seq",
-                    [index],
-                ).fetchone()
-                gone = f"SELECT '{doc_id.replace(chr(39), chr(39) * 2)}' AS _id"
-                self._record_change(index, self.mapping(index), gone, None, next_seq)
                 self._con.execute(f"DELETE FROM {_table(index)} WHERE _id = ?", [doc_id])
+                earliest = dict(zip(dates, found[1:], strict=True))
+                self._con.execute(";\n".join(self._bookkeeping(index, 1, earliest)))
             return bool(found)
-
-    def _record_change(
-        self, index: str, fields: dict[str, str], ids_sql: str, new_rows: str | None, seq: int
-    ) -> None:
-        """Note the earliest value of each date field among the rows a write replaces or adds."""
-        for field in (f for f, t in fields.items() if t == "date"):
-            old = f"SELECT {column(field)} AS v FROM {_table(index)} WHERE _id IN ({ids_sql})"
-            new = f" UNION ALL SELECT {column(field)} FROM ({new_rows})" if new_rows else ""
-            self._con.execute(
-                f"INSERT INTO __changes SELECT ?, ?, ?, min(v) FROM ({old}{new}) "
-                "HAVING min(v) IS NOT NULL",
-                [index, seq, field],
-            )
 
     def earliest_change(self, index: str, field: str, since: int) -> datetime | None:
         """The earliest ``field`` value among documents written or deleted after the
         :meth:`changes_token` ``since`` (None when no such write touched a dated document)."""
         with self._lock:
-            self._require(index)
+            if since >= self._state(index).next_seq:
+                return None  # nothing written since: no need to ask
             row = self._con.execute(
                 "SELECT min(earliest) FROM __changes WHERE index_name = ? AND field = ? "
                 "AND seq > ?",
@@ -379,11 +424,7 @@ class SearchIndices:
 
     def changes_token(self, index: str) -> int:
         """A number that grows with every write or deletion in ``index``; cheap to ask."""
-        with self._lock:
-            self._require(index)
-            return self._con.execute(
-                "SELECT next_seq FROM __indices WHERE name = ?", [index]
-            ).fetchone()[0]
+        return self._state(index).next_seq
 
     def get_document(self, index: str, doc_id: str) -> dict | None:
         with self._lock:
@@ -465,9 +506,7 @@ class SearchIndices:
                 )
                 .to_arrow_table()
             )
-            (next_seq,) = self._con.execute(
-                "SELECT next_seq - 1 FROM __indices WHERE name = ?", [index]
-            ).fetchone()
+            next_seq = self._state(index).next_seq - 1
         return table, next_seq
 
     def client(self) -> SearchClient:
@@ -558,40 +597,3 @@ def _time_bounds(
             if low is not None or high is not None:
                 return low, high
     return None, None
-
-
-def _json_shape(fields: dict[str, str]) -> dict:
-    """The structure ``from_json`` extracts: every mapped field as text, nested as in _source."""
-    shape: dict = {}
-    for field in fields:
-        *parents, leaf = field.split(".")
-        level = shape
-        for parent in parents:
-            level = level.setdefault(parent, {})
-        level[leaf] = "VARCHAR"
-    return shape
-
-
-def _raw(field: str) -> str:
-    return "j." + ".".join(column(part) for part in field.split("."))
-
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _convert(field: str, field_type: str) -> str:
-    """SQL turning a field's JSON text into its column's type; NULL when it does not fit."""
-    raw = _raw(field)
-    if field_type == "long":  # OpenSearch keeps the integer part of a decimal given to a long
-        return f"CAST(trunc(TRY_CAST({raw} AS DOUBLE)) AS BIGINT)"
-    if field_type == "double":
-        return f"TRY_CAST({raw} AS DOUBLE)"
-    if field_type == "boolean":
-        return f"CASE lower({raw}) WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE END"
-    if field_type == "date":  # ISO text, or epoch milliseconds as OpenSearch also accepts
-        return (
-            f"COALESCE(TRY_CAST({raw} AS TIMESTAMPTZ) AT TIME ZONE 'UTC', "
-            f"make_timestamp(TRY_CAST({raw} AS BIGINT) * 1000))"
-        )
-    return raw
