@@ -9,11 +9,22 @@ JSON object of figures named as the issue names them.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import platform
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+
+def scratch_dir(prefix: str) -> str:
+    """A temporary folder for a benchmark's homes, removed when the benchmark exits (a run
+    writes up to gigabytes)."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def parse_args(description: str) -> argparse.Namespace:

@@ -22,7 +22,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +31,7 @@ import polars as pl
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import parse_args, report
+from _harness import parse_args, report, scratch_dir
 
 T0 = 1_767_225_600_000  # 2026-01-01 in epoch ms
 RATE = 10_000  # bids per second of event time
@@ -211,7 +210,7 @@ def workbench(clock=None):
     from workbench import SimulatedClock, Workbench
 
     return Workbench(
-        home=tempfile.mkdtemp(prefix="bench-analytics-"), clock=clock or SimulatedClock(start=0)
+        home=scratch_dir(prefix="bench-analytics-"), clock=clock or SimulatedClock(start=0)
     )
 
 
@@ -410,7 +409,7 @@ def main() -> None:
         ("batch DuckDB q5+q7 (events/s/core)", 2 * n / batch_cpu, "one shot"),
         ("streamed / batch CPU time", stream_cpu / batch_cpu, "x (<= 2 wanted)"),
     ]
-    path = Path(tempfile.mkdtemp(prefix="bench-peers-")) / "bids.jsonl"
+    path = Path(scratch_dir(prefix="bench-peers-")) / "bids.jsonl"
     frame.head(peer_n).select(
         "auction", "bidder", "price", "channel", "url", "date_time", "extra"
     ).write_ndjson(path)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ import orjson
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import best_rate, parse_args, report
+from _harness import best_rate, parse_args, report, scratch_dir
 from streams import PRODUCER, SHARDS, bench_get, bench_latency, padded_json, retail_rows
 
 from workbench import Workbench
@@ -50,7 +49,7 @@ def _p99(delays: list[np.ndarray]) -> float:
 
 
 def _producing(seconds: float):
-    home = tempfile.mkdtemp(prefix="wb-consumers-")
+    home = scratch_dir(prefix="wb-consumers-")
     wb = Workbench(home=home)
     stream = wb.streams.create_stream("latency", SHARDS)
     src = str(Path(__file__).resolve().parents[1] / "src")
@@ -107,7 +106,7 @@ def bench_subscription_latency(seconds: float) -> float:
 
 
 def bench_backlog(n: int) -> tuple[float, float]:
-    wb = Workbench(home=tempfile.mkdtemp(prefix="wb-consumers-"))
+    wb = Workbench(home=scratch_dir(prefix="wb-consumers-"))
     stream = wb.streams.create_stream("backlog", SHARDS)
     data = padded_json(retail_rows(n))
     for i in range(0, n, 500):

@@ -16,7 +16,6 @@ import io
 import json
 import random
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _harness import parse_args, report
+from _harness import parse_args, report, scratch_dir
 
 from workbench import SimulatedClock, Workbench
 from workbench.dashboards import SALES_TITLE, retail_sales
@@ -58,7 +57,7 @@ def main() -> None:
     args = parse_args(__doc__)
     indexed_n = 20_000 if args.quick else 100_000
     big_n = 200_000 if args.quick else 1_000_000
-    home = Path(tempfile.mkdtemp())
+    home = Path(scratch_dir("wb-dashboards-"))
 
     # 1. The stream-function path: stream → mapping → UpsertToES → bulk into the index. Best of
     # three runs, each into a fresh home: the first also pays one-time costs of the process

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ import orjson
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import best_rate, parse_args, report
+from _harness import best_rate, parse_args, report, scratch_dir
 
 from workbench import Workbench
 
@@ -52,7 +51,7 @@ def padded_json(rows: list[dict]) -> list[bytes]:
 
 
 def bench_puts(n: int) -> tuple[dict[str, float], object]:
-    wb = Workbench(home=tempfile.mkdtemp(prefix="wb-bench-"))
+    wb = Workbench(home=scratch_dir(prefix="wb-bench-"))
     rows = retail_rows(n)
     data = padded_json(rows)
     batches = [
@@ -130,7 +129,7 @@ PRODUCER = textwrap.dedent(
 
 
 def bench_latency(seconds: float, rate: float = 10_000) -> float:
-    home = tempfile.mkdtemp(prefix="wb-latency-")
+    home = scratch_dir(prefix="wb-latency-")
     wb = Workbench(home=home)
     stream = wb.streams.create_stream("latency", SHARDS)
     iterators = {
