@@ -81,7 +81,7 @@ def _decode_base64(value: Any) -> bytes:
     if not isinstance(value, str):
         raise _wrong_type("a base64 string", value)
     try:
-        return binascii.a2b_base64(value, strict_mode=True)
+        return _strict_base64(value)
     except (binascii.Error, ValueError):
         raise SerializationException("Base64 encoded data is not valid.") from None
 
