@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.analytics._anomaly import AnomalyScorer
+from workbench.analytics._duckdb import connection
 from workbench.analytics._sql import closing_parenthesis, split_arguments
 from workbench.errors import ValidationException
 
@@ -94,7 +95,7 @@ class ForestAggregate:
         self.spec = spec
         trees, sample, decay, shingle = spec.parameters
         self.scorer = AnomalyScorer(trees, sample, decay, shingle, seed=seed)
-        self._con = duckdb.connect(config={"threads": 1})
+        self._con = connection()
 
     def __call__(self, rows: pa.Table) -> pa.Table:
         try:

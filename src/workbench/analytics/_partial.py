@@ -32,6 +32,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from workbench.analytics._duckdb import connection
 from workbench.analytics._time import ms_to_timestamps
 
 _WINDOW = {"window_start", "window_end", "window_time"}
@@ -136,7 +137,7 @@ def plan_partials(sql: str, relation: str, rows: pa.Table, pane: int) -> Partial
     columns), or None when its shape does not allow one."""
     if not sql.isascii():  # parse-tree locations are positions in the text
         return None
-    con = duckdb.connect(config={"threads": 1})
+    con = connection()
     try:
         tree = json.loads(con.sql("SELECT json_serialize_sql($1)", params=[sql]).fetchall()[0][0])
         if tree.get("error") or len(tree["statements"]) != 1:

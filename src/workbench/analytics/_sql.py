@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from workbench.analytics._duckdb import connection
 from workbench.analytics._partial import PartialPlan, plan_partials
 from workbench.analytics._time import ms_to_timestamps, parse_interval
 from workbench.analytics._windows import (
@@ -194,11 +195,11 @@ def _parse_over(text: str) -> WindowSql:
 class SqlAggregate:
     """Runs the query's SQL on DuckDB over the rows of the windows being made final."""
 
-    def __init__(self, spec: WindowSql, threads: int = 1) -> None:
+    def __init__(self, spec: WindowSql) -> None:
         self.spec = spec
         self.partials: PartialPlan | None = None
         self._sql = spec.sql
-        self._con = duckdb.connect(config={"threads": threads})
+        self._con = connection()
 
     def use_partials(self, empty_records: pa.Table) -> bool:
         """Fold records into partial aggregates per pane as they arrive, when the query's
