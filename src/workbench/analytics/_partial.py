@@ -24,6 +24,7 @@ query must give the same columns and types as the original, or it is not used.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,16 +74,19 @@ def _nodes(tree: Any) -> Iterator[dict]:
             yield from _nodes(value)
 
 
-def _aggregate_names(con: duckdb.DuckDBPyConnection) -> set[str]:
-    found = con.sql("SELECT DISTINCT function_name FROM duckdb_functions() "
-                    "WHERE function_type = 'aggregate'").fetchall()  # fmt: skip
-    return {name for (name,) in found}
+@functools.cache
+def _aggregate_names() -> frozenset[str]:
+    """DuckDB's aggregate functions: listing them costs ~20 ms, and they are the same for
+    every query of the process."""
+    found = connection().sql("SELECT DISTINCT function_name FROM duckdb_functions() "
+                             "WHERE function_type = 'aggregate'").fetchall()  # fmt: skip
+    return frozenset(name for (name,) in found)
 
 
 class _Rewriter:
     """Walks the aggregating SELECT over the window relation and collects the rewrite."""
 
-    def __init__(self, rows: pa.Table, groups: set[str], aggregates: set[str]) -> None:
+    def __init__(self, rows: pa.Table, groups: set[str], aggregates: frozenset[str]) -> None:
         self.rows = rows
         self.groups = groups
         self.aggregates = aggregates
@@ -152,7 +156,7 @@ def plan_partials(sql: str, relation: str, rows: pa.Table, pane: int) -> Partial
         selects = [n for n in _nodes(tree) if n.get("from_table") is reads[0]]
         if len(selects) != 1:
             return None
-        plan = _plan(sql, selects[0], rows, pane, _aggregate_names(con))
+        plan = _plan(sql, selects[0], rows, pane, _aggregate_names())
         return plan if _same_columns(con, sql, plan, relation, rows) else None
     except (_NotPartial, duckdb.Error, KeyError, TypeError, IndexError, ValueError):
         return None
@@ -160,7 +164,9 @@ def plan_partials(sql: str, relation: str, rows: pa.Table, pane: int) -> Partial
         con.close()
 
 
-def _plan(sql: str, node: dict, rows: pa.Table, pane: int, aggregates: set[str]) -> PartialPlan:
+def _plan(
+    sql: str, node: dict, rows: pa.Table, pane: int, aggregates: frozenset[str]
+) -> PartialPlan:
     if node.get("type") != "SELECT_NODE" or node.get("aggregate_handling") != "STANDARD_HANDLING":
         raise _NotPartial("not a plain GROUP BY")
     if any(node.get(k) is not None for k in ("where_clause", "having", "qualify", "sample")):
