@@ -317,7 +317,8 @@ def _column(model: ServiceModel, shape_name: str) -> Callable[[list], list]:
 
 def _decode_base64_column(texts: list[str]) -> list[bytes]:
     try:
-        return list(map(_strict_base64, texts))
+        # A keyword in the call itself: through functools.partial it costs a third more.
+        return [binascii.a2b_base64(text, strict_mode=True) for text in texts]
     except (binascii.Error, ValueError):
         raise _Refused from None
 
