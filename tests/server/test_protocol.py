@@ -1,6 +1,7 @@
 """The JSON 1.1 / CBOR wire: targets, bodies, error shapes, limits (reference: Wire protocol)."""
 
 import base64
+import hashlib
 
 import cbor2
 import orjson
@@ -151,3 +152,46 @@ def test_json_blobs_are_base64_on_the_wire(endpoint, unique):
     ).json()
     assert got["Records"][0]["Data"] == data
     assert isinstance(got["Records"][0]["ApproximateArrivalTimestamp"], int | float)
+
+
+def test_put_records_answers_alike_in_json_and_cbor_and_as_the_engine_routes(endpoint, unique):
+    """PutRecords' answer is written out from columns: per record in request order, the
+    shard its key hashes to and a sequence number that grows within that shard."""
+    name = unique("answer")
+    stream = endpoint.context.streams.create_stream(name, 4)
+    ranges = {
+        s["ShardId"]: tuple(int(s["HashKeyRange"][k]) for k in ("StartingHashKey", "EndingHashKey"))
+        for s in stream.list_shards()
+    }
+    keys = [f"part-{i:05d}" for i in range(80)]
+    records = [{"Data": key.encode(), "PartitionKey": key} for key in keys]
+    json_body = {
+        "StreamName": name,
+        "Records": [{**r, "Data": base64.b64encode(r["Data"]).decode()} for r in records],
+    }
+    json_answer = post(
+        endpoint.url, orjson.dumps(json_body), target="Kinesis_20131202.PutRecords"
+    ).json()
+    cbor_answer = cbor2.loads(
+        post(
+            endpoint.url,
+            cbor2.dumps({"StreamName": name, "Records": records}),
+            target="Kinesis_20131202.PutRecords",
+            content_type=CBOR_TYPE,
+        ).body
+    )
+
+    def numbers_per_shard(answer) -> dict[str, list[int]]:
+        assert answer["FailedRecordCount"] == 0 and answer["EncryptionType"] == "NONE"
+        per_shard: dict[str, list[int]] = {}
+        for key, record in zip(keys, answer["Records"], strict=True):
+            low, high = ranges[record["ShardId"]]
+            assert low <= int.from_bytes(hashlib.md5(key.encode()).digest(), "big") <= high
+            per_shard.setdefault(record["ShardId"], []).append(int(record["SequenceNumber"]))
+        return per_shard
+
+    first, then = numbers_per_shard(json_answer), numbers_per_shard(cbor_answer)
+    assert first.keys() == then.keys() and len(first) > 1
+    for shard, numbers in first.items():
+        both = numbers + then[shard]
+        assert both == sorted(set(both))  # strictly increasing, JSON's put before CBOR's

@@ -21,9 +21,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import cbor2
+import numpy as np
 import orjson
 
 from workbench.errors import SerializationException
+from workbench.streams import PutRecordsAnswer
 
 
 def _json_default(value: Any) -> Any:
@@ -34,7 +36,48 @@ def _json_default(value: Any) -> Any:
         return binascii.b2a_base64(value, newline=False).decode("ascii")
     if isinstance(value, datetime):
         return value.timestamp()
+    if isinstance(value, PutRecordsAnswer):
+        return orjson.Fragment(_put_records_json(value))
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def _cbor_default(encoder: cbor2.CBOREncoder, value: Any) -> None:
+    if not isinstance(value, PutRecordsAnswer):
+        raise cbor2.CBOREncodeTypeError(f"cannot encode {type(value).__name__} as CBOR")
+    encoder.encode(value.as_dict())
+
+
+_RECORD_PARTS = (b'{"ShardId":"', b'","SequenceNumber":"', b'"},')
+
+
+def _put_records_json(answer: PutRecordsAnswer) -> bytes:
+    """PutRecords' answer as JSON, made from its columns: every record's object has the same
+    width (shard ids are alike, sequence numbers 56 digits), so the objects are the rows of
+    one array, filled a column range at a time.
+
+    >>> from workbench.streams._records import ShardRun
+    >>> from workbench.streams._sequence import sequence_numbers, sequence_prefix
+    >>> prefix = sequence_prefix(1767225600000, 1)
+    >>> run = ShardRun("shardId-000000000001", prefix, 7, [1, 0], sequence_numbers(prefix, 7, 2))
+    >>> answer = PutRecordsAnswer(2, [run])
+    >>> orjson.loads(_put_records_json(answer)) == answer.as_dict()
+    True
+    """
+    shard_ids, shard_of, digits = answer.columns()
+    encoded = [shard_id.encode() for shard_id in shard_ids]
+    width = len(encoded[0])
+    if any(len(shard_id) != width for shard_id in encoded):  # not so for the engine's shards
+        return orjson.dumps(answer.as_dict())
+    ids = np.frombuffer(b"".join(encoded), dtype=np.uint8).reshape(len(encoded), width)
+    head, middle, tail = (np.frombuffer(part, dtype=np.uint8) for part in _RECORD_PARTS)
+    columns = (head, ids[shard_of], middle, digits, tail)
+    rows = np.empty((answer.count, sum(c.shape[-1] for c in columns)), dtype=np.uint8)
+    start = 0
+    for column in columns:
+        rows[:, start : start + column.shape[-1]] = column
+        start += column.shape[-1]
+    records = rows.tobytes()[:-1]  # no comma after the last
+    return b'{"FailedRecordCount":0,"Records":[' + records + b'],"EncryptionType":"NONE"}'
 
 
 @dataclass(frozen=True)
@@ -70,7 +113,7 @@ class _Cbor:
         return value
 
     def encode(self, value: Any) -> bytes:
-        return cbor2.dumps(value, datetime_as_timestamp=True, timezone=UTC)
+        return cbor2.dumps(value, datetime_as_timestamp=True, timezone=UTC, default=_cbor_default)
 
 
 JSON = _Json()

@@ -12,7 +12,7 @@ from workbench.streams._consumer import ConsumerApplication
 from workbench.streams._iterators import ITERATOR_LIFETIME_MS, ITERATOR_TYPES
 from workbench.streams._leases import LeaseLost
 from workbench.streams._reader import Batch
-from workbench.streams._records import ArrowRecords
+from workbench.streams._records import ArrowRecords, PutRecordsAnswer
 from workbench.streams._stream import Stream
 from workbench.streams._streams import Streams
 from workbench.streams._subscription import Subscription
@@ -24,6 +24,7 @@ __all__ = [
     "Batch",
     "ConsumerApplication",
     "LeaseLost",
+    "PutRecordsAnswer",
     "Stream",
     "Streams",
     "Subscription",

@@ -286,10 +286,12 @@ class ShardLog:
         now_ms: int,
         prefix: str,
         may_write: Callable[[], bool] = lambda: True,
-    ) -> tuple[int, int, list[str] | None] | None:
+        as_text: bool = True,
+    ) -> tuple[int, int, list[str] | np.ndarray] | None:
         """Append ``batch``; returns (position of its first record, arrival ms, its sequence
-        numbers as text for batches small enough to make them one by one), or None when
-        ``may_write`` (asked with the lock held) says the shard no longer takes records."""
+        numbers as written: text when ``as_text`` and the batch is small enough to make them
+        one by one, else a (count, 56) array of ASCII digits), or None when ``may_write``
+        (asked with the lock held) says the shard no longer takes records."""
         self._mutex.acquire()
         lock = self._lock_fd if self._lock_fd is not None else self._open_lock()
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -308,7 +310,7 @@ class ShardLog:
                 tail = self._tail = self._create_segment(tail.base + tail.count)
             position = tail.base + tail.count
             arrival = max(now_ms, tail.last_ts)
-            numbers = self._write(tail, batch, arrival, prefix, position)
+            numbers = self._write(tail, batch, arrival, prefix, position, as_text)
             return position, arrival, numbers
         finally:
             self._used = next(_TICKS)
@@ -316,10 +318,9 @@ class ShardLog:
             self._mutex.release()
 
     def _write(
-        self, tail: _Tail, batch: Batch, arrival: int, prefix: str, position: int
-    ) -> list[str] | None:
+        self, tail: _Tail, batch: Batch, arrival: int, prefix: str, position: int, as_text: bool
+    ) -> list[str] | np.ndarray:
         n, count, fds = tail.count, batch.count, tail.fds
-        numbers = None
         if count > _FEW:
             data_off = (np.asarray(batch.data_offsets[1:]) + tail.data_end).astype("<i4")
             key_off = (np.asarray(batch.key_offsets[1:]) + tail.key_end).astype("<i4")
@@ -327,8 +328,8 @@ class ShardLog:
             data_off = array("i", [o + tail.data_end for o in batch.data_offsets[1:]])
             key_off = array("i", [o + tail.key_end for o in batch.key_offsets[1:]])
         stamps = arrival.to_bytes(8, "little", signed=True) * count
-        if count > _MANY:
-            seq = sequence_bytes(prefix, position, count)
+        if count > _MANY or not as_text:
+            numbers = seq = sequence_bytes(prefix, position, count)
         else:
             numbers = sequence_numbers(prefix, position, count)
             seq = "".join(numbers).encode()

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from workbench.streams._log import COLUMNS, Batch
 from workbench.streams._routing import md5_digests
+from workbench.streams._sequence import SEQUENCE_WIDTH, sequence_numbers
 
 
 @dataclass
@@ -33,6 +34,67 @@ class ArrowRecords:
 
     def to_polars(self) -> pl.DataFrame:
         return pl.from_arrow(self.table)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class ShardRun:
+    """The records of one PutRecords that one append wrote to one shard."""
+
+    shard_id: str
+    prefix: str  # the shard's sequence-number prefix
+    first: int  # the shard position of the first of them
+    members: list[int]  # their positions in the request, in order
+    numbers: list[str] | np.ndarray  # their sequence numbers as the append made them
+
+
+class PutRecordsAnswer:
+    """Where PutRecords put each record, kept column-wise: the AWS answer as dicts on demand
+    (:meth:`as_dict`), or as columns (:meth:`columns`) for a server that writes it out as JSON
+    without making a Python object per record, which cost more than the put itself.
+
+    >>> from workbench.streams._sequence import sequence_bytes, sequence_prefix
+    >>> prefix = sequence_prefix(1767225600000, 1)
+    >>> run = ShardRun("shardId-000000000001", prefix, 7, [1, 0], sequence_bytes(prefix, 7, 2))
+    >>> answer = PutRecordsAnswer(2, [run])
+    >>> [r["SequenceNumber"][-2:] for r in answer.as_dict()["Records"]]
+    ['08', '07']
+    >>> ids, shard_of, digits = answer.columns()
+    >>> ids, shard_of.tolist(), digits[:, -2:].tobytes()
+    (['shardId-000000000001'], [0, 0], b'0807')
+    """
+
+    # Not a dataclass: orjson would write a dataclass out field by field.
+    __slots__ = ("count", "runs")
+
+    def __init__(self, count: int, runs: list[ShardRun]) -> None:
+        self.count = count
+        self.runs = runs
+
+    def as_dict(self) -> dict:
+        answers: list[dict] = []
+        answered: list[int] = []
+        for run in self.runs:
+            shard = run.shard_id
+            numbers = run.numbers
+            if not isinstance(numbers, list):
+                numbers = sequence_numbers(run.prefix, run.first, len(run.members))
+            answers += [{"ShardId": shard, "SequenceNumber": n} for n in numbers]
+            answered += run.members
+        records = list(map(answers.__getitem__, np.argsort(answered).tolist()))
+        return {"FailedRecordCount": 0, "Records": records, "EncryptionType": "NONE"}
+
+    def columns(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(the shard ids written to, each record's index among them, each record's sequence
+        number as a row of a (count, 56) array of ASCII digits), records in request order."""
+        shard_of = np.empty(self.count, dtype=np.intp)
+        digits = np.empty((self.count, SEQUENCE_WIDTH), dtype=np.uint8)
+        for index, run in enumerate(self.runs):
+            shard_of[run.members] = index
+            numbers = run.numbers
+            if isinstance(numbers, list):
+                numbers = np.frombuffer("".join(numbers).encode(), dtype=np.uint8)
+            digits[run.members] = numbers.reshape(-1, SEQUENCE_WIDTH)
+        return [run.shard_id for run in self.runs], shard_of, digits
 
 
 _DATA = operator.itemgetter("Data")

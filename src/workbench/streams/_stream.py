@@ -40,6 +40,8 @@ from workbench.streams._log import Batch, ShardLog
 from workbench.streams._metadata import MetaFile, ShardInfo, Snapshot, StreamMeta
 from workbench.streams._records import (
     ArrowRecords,
+    PutRecordsAnswer,
+    ShardRun,
     arrow_batch,
     empty_table,
     json_columns,
@@ -260,11 +262,13 @@ class Stream:
                 f"exceeds the maximum record size of {max_bytes} bytes for stream {self.name}."
             )
 
-    def _append(self, info: ShardInfo, prefix: str, batch: Batch, now_ms: int) -> tuple | None:
+    def _append(
+        self, info: ShardInfo, prefix: str, batch: Batch, now_ms: int, as_text: bool = True
+    ) -> tuple | None:
         def still_open() -> bool:
             return info.index in self._snapshot().open_indices
 
-        return self._log(info.index).append(batch, now_ms, prefix, still_open)
+        return self._log(info.index).append(batch, now_ms, prefix, still_open, as_text)
 
     def _now_ms(self) -> int:
         """The clock's time, trimming expired data first when it was not done for a while."""
@@ -315,6 +319,14 @@ class Stream:
 
     def put_records(self, records: Sequence[dict]) -> dict:
         """PutRecords: up to 500 records and 5 MiB in one call; per-record results in order."""
+        return self._put_records(records, as_text=True).as_dict()
+
+    def put_records_answer(self, records: Sequence[dict]) -> PutRecordsAnswer:
+        """PutRecords answering column-wise (shard and sequence number of each record as
+        arrays), for a server that writes the answer out without a dict per record."""
+        return self._put_records(records, as_text=False)
+
+    def _put_records(self, records: Sequence[dict], as_text: bool) -> PutRecordsAnswer:
         if not isinstance(records, Sequence) or isinstance(records, str | bytes):
             raise invalid(type(records).__name__, "records", "be a list of records")
         if not 1 <= len(records) <= PUT_RECORDS_MAX:
@@ -330,8 +342,7 @@ class Stream:
                 f"partition keys, at most {PUT_RECORDS_MAX_BYTES} are allowed."
             )
         now_ms = self._now_ms()
-        answers: list[dict] = []
-        answered: list[int] = []  # the request position of each answer
+        runs: list[ShardRun] = []
         pending = np.arange(len(records))
         while len(pending):
             snapshot = self._snapshot()
@@ -347,19 +358,17 @@ class Stream:
                 members = order[start : start + count].tolist()
                 start += count
                 info = shards[position]
+                prefix = meta.prefix(info.index)
                 batch = Batch.of(
                     list(map(datas.__getitem__, members)), list(map(keys.__getitem__, members))
                 )
-                done = self._append(info, meta.prefix(info.index), batch, now_ms)
+                done = self._append(info, prefix, batch, now_ms, as_text)
                 if done is None:
                     refused.extend(members)
-                    continue
-                shard = info.id
-                answers += [{"ShardId": shard, "SequenceNumber": n} for n in done[2]]
-                answered += members
+                else:
+                    runs.append(ShardRun(info.id, prefix, done[0], members, done[2]))
             pending = np.array(refused, dtype=np.int64)
-        results = list(map(answers.__getitem__, np.argsort(answered).tolist()))
-        return {"FailedRecordCount": 0, "Records": results, "EncryptionType": "NONE"}
+        return PutRecordsAnswer(len(records), runs)
 
     def _checked_records(
         self, records: Sequence, max_bytes: int
