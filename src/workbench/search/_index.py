@@ -20,6 +20,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import filterfalse, repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -278,36 +280,41 @@ class SearchIndices:
         finds the documents whose values do not fit their field's type. Those are refused
         alone, with a ``mapper_parsing_exception`` item; the others are indexed.
         """
+        pairs = documents if isinstance(documents, list) else list(documents)
+        docs = list(map(itemgetter(1), pairs))
+        refusals: dict[int, dict] = {}  # by position: the documents that are not JSON objects
+        if not all(map(isinstance, docs, repeat(dict))):
+            for position, (doc_id, document) in enumerate(pairs):
+                if not isinstance(document, dict):
+                    reason = f"failed to parse: the document [{doc_id}] is not a JSON object"
+                    refusals[position] = _item(index, doc_id, 400, MapperParsingException(reason))
+            pairs = [pair for pair in pairs if isinstance(pair[1], dict)]
+            docs = list(map(itemgetter(1), pairs))
+        ids = list(map(itemgetter(0), pairs))
         with self._transaction():
             if not self.exists(index):
                 self.create_index(index)
             known = set(self._state(index).fields)
             new: dict[str, str] = {}
-            pending = Batch()
-            results: list[dict] = []
-            for doc_id, document in documents:
-                if not isinstance(document, dict):
-                    reason = f"failed to parse: the document [{doc_id}] is not a JSON object"
-                    results.append(_item(index, doc_id, 400, MapperParsingException(reason)))
-                    continue
-                if not known.issuperset(document):  # a field's first value maps it
-                    for name, value in flatten(document).items():
-                        if name not in known and (field_type := infer_type(value)):
-                            new[name] = field_type
-                            known.add(name)
-                pending.add(len(results), doc_id, document)
-                results.append({})  # settled by _write
+            for document in filterfalse(known.issuperset, docs):  # a field's first value maps it
+                for name, value in flatten(document).items():
+                    if name not in known and (field_type := infer_type(value)):
+                        new[name] = field_type
+                        known.add(name)
             if new:
                 self._add_fields(index, new)
-            if pending.ids:
-                self._write(index, pending, results, create_only)
-            return results
+            written = self._write(index, Batch(ids, docs), create_only) if ids else []
+        if not refusals:
+            return written
+        items = iter(written)
+        return [refusals.get(p) or next(items) for p in range(len(refusals) + len(written))]
 
-    def _write(self, index: str, batch: Batch, results: list[dict], create_only: bool) -> None:
-        """Convert a batch, settle each item's result in order, and write what is kept: the
+    def _write(self, index: str, batch: Batch, create_only: bool) -> list[dict]:
+        """Convert a batch, settle each document's result in order, and write what is kept: the
         last document of each ``_id`` that was not refused (the first, when only creating, and
         only if the ``_id`` is new). Three statements and a commit a batch: per-statement costs,
-        not rows, are what a bulk request of a thousand documents spends its time on."""
+        not rows, are what a bulk request of a thousand documents spends its time on. Returns
+        the documents' bulk items, in the batch's order."""
         state = self._state(index)
         staged = batch.converted(self._con, state.fields)
         dates = [f for f, t in state.fields.items() if t == "date"]
@@ -326,30 +333,19 @@ class SearchIndices:
         if staged["__refused"].null_count() < staged.height:
             reasons = staged["__refused"].to_list()
             refused = {n: reason for n, reason in enumerate(reasons) if reason is not None}
-        present = set(old)
-        kept: dict[str, int] = {}  # _id → the number of the document that stays
-        for number, (position, doc_id) in enumerate(zip(batch.positions, batch.ids, strict=True)):
-            if number in refused:
-                error = MapperParsingException(refused[number])
-                results[position] = _item(index, doc_id, 400, error)
-            elif doc_id in present and create_only:
-                conflict = VersionConflictEngineException(
-                    f"[{doc_id}]: version conflict, document already exists"
-                )
-                results[position] = _item(index, doc_id, 409, conflict)
-            else:
-                results[position] = item = _item(index, doc_id, 201)
-                if doc_id in present:
-                    item.update(status=200, result="updated")
-                present.add(doc_id)
-                kept[doc_id] = number
-        if not kept:
-            return
-        numbers = sorted(kept.values())
-        kept_rows = staged if len(kept) == len(staged) else staged[numbers]
+        if not (refused or old) and len(set(batch.ids)) == len(batch.ids):
+            # The usual batch: new documents, each _id once, all fitting the mapping.
+            items = [_item(index, doc_id, 201) for doc_id in batch.ids]
+            kept_rows, gone, numbers = staged, [], slice(None)
+        else:
+            items, kept = self._settle(index, batch.ids, refused, set(old), create_only)
+            if not kept:
+                return items
+            numbers = sorted(kept.values())
+            kept_rows = staged if len(kept) == len(staged) else staged[numbers]
+            gone = [i for i in kept if i in old]
         seq = range(state.next_seq, state.next_seq + len(kept_rows))
         rows = for_duckdb(kept_rows.hstack([pl.Series("_seq", seq, dtype=pl.Int64)]))  # noqa: F841
-        gone = [i for i in kept if i in old]
         replaced = for_duckdb(pl.DataFrame({"_id": gone}, schema={"_id": pl.String}))  # noqa: F841
         names = "".join(f", {column(f)}" for f in state.fields)
         statements = [
@@ -366,6 +362,32 @@ class SearchIndices:
         statements += self._bookkeeping(index, len(kept_rows), earliest)
         self._con.execute(";\n".join(statements))  # reads ``rows`` and ``replaced``
         known.add(hashes[numbers])
+        return items
+
+    @staticmethod
+    def _settle(
+        index: str, ids: list[str], refused: dict[int, str], present: set[str], create_only: bool
+    ) -> tuple[list[dict], dict[str, int]]:
+        """Each document's item, in order, and which document stays for each ``_id`` kept:
+        refused ones are not written, a later document of an ``_id`` replaces an earlier one
+        (when only creating, an ``_id`` already present is a conflict)."""
+        items: list[dict] = []
+        kept: dict[str, int] = {}  # _id → the number of the document that stays
+        for number, doc_id in enumerate(ids):
+            if number in refused:
+                items.append(_item(index, doc_id, 400, MapperParsingException(refused[number])))
+            elif doc_id in present and create_only:
+                conflict = VersionConflictEngineException(
+                    f"[{doc_id}]: version conflict, document already exists"
+                )
+                items.append(_item(index, doc_id, 409, conflict))
+            else:
+                items.append(item := _item(index, doc_id, 201))
+                if doc_id in present:
+                    item.update(status=200, result="updated")
+                present.add(doc_id)
+                kept[doc_id] = number
+        return items, kept
 
     def _known_ids(self, index: str) -> KnownIds:
         state = self._state(index)
