@@ -133,11 +133,15 @@ class SearchIndices:
         # Dates without an offset are UTC, as in OpenSearch.
         self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute(
+            # next_seq: the sequence number an index started at (homes written before __changes
+            # noted every write kept it up to date).
             "CREATE TABLE IF NOT EXISTS __indices (name VARCHAR PRIMARY KEY, next_seq BIGINT);"
             "CREATE TABLE IF NOT EXISTS __fields (index_name VARCHAR, field VARCHAR, "
             "type VARCHAR, PRIMARY KEY (index_name, field));"
-            # The earliest time each write touched, per date field (old and new values), so a
-            # reader of a time range can tell which part of it changed since it last looked.
+            # A row per write with the sequence number that follows it: per date field, the
+            # earliest time the write touched (old and new values), so a reader of a time range
+            # can tell which part of it changed since it last looked; a write without dates
+            # leaves field and earliest null.
             "CREATE TABLE IF NOT EXISTS __changes (index_name VARCHAR, seq BIGINT, "
             "field VARCHAR, earliest TIMESTAMP);"
         )
@@ -168,7 +172,10 @@ class SearchIndices:
         on every bulk request and every dashboard panel cost more than the work itself."""
         with self._lock:
             if self._indices is None:
-                rows = self._con.execute("SELECT name, next_seq FROM __indices").fetchall()
+                rows = self._con.execute(
+                    "SELECT name, greatest(next_seq, max(seq)) FROM __indices "
+                    "LEFT JOIN __changes ON index_name = name GROUP BY name, next_seq"
+                ).fetchall()
                 indices = {name: _IndexState({}, next_seq) for name, next_seq in rows}
                 for index, field, field_type in self._con.execute(
                     "SELECT index_name, field, type FROM __fields ORDER BY rowid"
@@ -359,7 +366,7 @@ class SearchIndices:
         for number, field in enumerate(dates):
             touched = [kept_rows[field].min(), *(old[i][number] for i in gone)]
             earliest[field] = min((t for t in touched if t is not None), default=None)
-        statements += self._bookkeeping(index, len(kept_rows), earliest)
+        statements.append(self._bookkeeping(index, len(kept_rows), earliest))
         self._con.execute(";\n".join(statements))  # reads ``rows`` and ``replaced``
         known.add(hashes[numbers])
         return items
@@ -396,25 +403,21 @@ class SearchIndices:
             state.known_ids = KnownIds(id_hashes(ids))
         return state.known_ids
 
-    def _bookkeeping(
-        self, index: str, count: int, earliest: dict[str, datetime | None]
-    ) -> list[str]:
-        """The statements that go with a write of ``count`` documents: the index's next
+    def _bookkeeping(self, index: str, count: int, earliest: dict[str, datetime | None]) -> str:
+        """The statement that goes with a write of ``count`` documents: the index's next
         sequence number and, per date field, the earliest value the write touched (old and new
-        values), so a reader of a time range can tell which part of it changed since it last
-        looked. The cached sequence number moves at once; a rollback drops the cache."""
+        values), noted in ``__changes``. One insert rather than also an update of the index's
+        row, since each statement costs more than the thousand rows of a bulk request. The
+        cached sequence number moves at once; a rollback drops the cache."""
         state = self._state(index)
         state.next_seq += count
         name = sql_text(index)
-        statements = [f"UPDATE __indices SET next_seq = {state.next_seq} WHERE name = {name}"]
         changes = [
             f"({name}, {state.next_seq}, {sql_text(field)}, TIMESTAMP '{value.isoformat()}')"
             for field, value in earliest.items()
             if value is not None
-        ]
-        if changes:
-            statements.append(f"INSERT INTO __changes VALUES {', '.join(changes)}")
-        return statements
+        ] or [f"({name}, {state.next_seq}, NULL, NULL)"]
+        return f"INSERT INTO __changes VALUES {', '.join(changes)}"
 
     def delete_document(self, index: str, doc_id: str) -> bool:
         with self._transaction():
@@ -428,7 +431,7 @@ class SearchIndices:
             if found:  # a deletion is a change too: watchers of changes_token() see it
                 self._con.execute(f"DELETE FROM {_table(index)} WHERE _id = ?", [doc_id])
                 earliest = dict(zip(dates, found[1:], strict=True))
-                self._con.execute(";\n".join(self._bookkeeping(index, 1, earliest)))
+                self._con.execute(self._bookkeeping(index, 1, earliest))
             return bool(found)
 
     def earliest_change(self, index: str, field: str, since: int) -> datetime | None:
