@@ -74,6 +74,17 @@ def test_events_have_lambdas_kinesis_shape(make_stream):
     assert json.loads(base64.b64decode(record["kinesis"]["data"])) == {"n": 0}
     assert record["kinesis"]["partitionKey"] == "part-00000"
     assert isinstance(record["kinesis"]["approximateArrivalTimestamp"], float)
+    assert list(record) == [
+        "kinesis", "eventSource", "eventVersion", "eventID", "eventName", "invokeIdentityArn",
+        "awsRegion", "eventSourceARN",
+    ]  # fmt: skip
+    assert list(record["kinesis"]) == [
+        "kinesisSchemaVersion", "partitionKey", "sequenceNumber", "data",
+        "approximateArrivalTimestamp",
+    ]  # fmt: skip
+    records = [r for e in handler.events for r in e["Records"]]
+    assert sorted(n for e in handler.events for n in numbers(e)) == [0, 1, 2]
+    assert len({r["eventID"] for r in records}) == len({id(r["kinesis"]) for r in records}) == 3
 
 
 def test_batches_hold_at_most_batch_size_records_in_order(make_stream):

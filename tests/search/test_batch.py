@@ -69,10 +69,7 @@ def con():
 
 
 def batch_of(docs):
-    batch = Batch()
-    for number, doc in enumerate(docs):
-        batch.add(number, f"d{number}", doc)
-    return batch
+    return Batch([f"d{number}" for number in range(len(docs))], docs)
 
 
 @settings(max_examples=80, deadline=None)

@@ -77,6 +77,21 @@ def test_the_same_id_twice_in_one_bulk_keeps_the_later_index_and_the_earlier_cre
     assert es.get(index="twice", id="y")["_source"] == {"n": 1}
 
 
+@pytest.mark.parametrize("action", ["index", "create"])
+def test_a_body_of_one_run_gives_what_the_same_actions_give_one_by_one(make_client, action):
+    # A trailing delete makes the second body more than one run, so it is read action by
+    # action; the first is recognised whole (the lab's function sends such bodies).
+    lines = []
+    for number, source in enumerate([{"n": 1}, {"n": "many"}, [1, 2], {"n": 2}, {"n": 3}]):
+        lines += [{action: {"_id": number % 3}}, source]  # ids as numbers, one repeated
+    whole = make_client().bulk(body=lines, index="runs")
+    mixed = make_client().bulk(body=[*lines, {"delete": {"_id": "gone"}}], index="runs")
+    assert whole["items"] == mixed["items"][:-1]
+    assert whole["errors"] is mixed["errors"] is True
+    with pytest.raises(ActionRequestValidationException, match="index is missing"):
+        make_client().bulk(body=lines)
+
+
 def test_a_malformed_bulk_body_is_refused_whole(make_client):
     es = make_client()
     body = ndjson({"index": {"_index": "retail", "_id": "a"}}, {"n": 1}) + b'{"index": \n{}\n'

@@ -114,6 +114,32 @@ def test_state_survives_reopening_the_home(make_store, tmp_path):
     assert reopened.mapping("retail")["InvoiceDate"] == "date"
 
 
+def test_sequence_numbers_go_on_after_reopening_the_home(make_store):
+    store = make_store()
+    store.index_documents("retail", retail_docs(20))
+    store.index_documents("plain", [("a", {"n": 1}), ("b", {"n": 2})])  # no date field
+    store.delete_document("plain", "a")
+    tokens = {name: store.changes_token(name) for name in ("retail", "plain")}
+    store.close()
+    reopened = make_store()
+    assert {name: reopened.changes_token(name) for name in tokens} == tokens
+    reopened.index_documents("plain", [("c", {"n": 3})])
+    added, _ = reopened.changes("plain", tokens["plain"] - 1)
+    assert added["_id"].to_pylist() == ["c"]
+    assert added["_seq"].to_pylist() == [tokens["plain"]]
+
+
+def test_a_home_that_kept_sequence_numbers_with_its_indices_goes_on_from_there(make_store):
+    store = make_store()
+    store.index_documents("plain", [("a", {"n": 1})])
+    store._con.execute("UPDATE __indices SET next_seq = 40 WHERE name = 'plain'")
+    store.close()
+    reopened = make_store()
+    assert reopened.changes_token("plain") == 40
+    reopened.index_documents("plain", [("b", {"n": 2})])
+    assert reopened.changes("plain", 1)[0]["_seq"].to_pylist() == [40]
+
+
 @pytest.mark.parametrize("name", ["Retail", "_x", "a b", "a/b", "..", "a*", ""])
 def test_index_names_follow_opensearch_rules(make_store, name):
     with pytest.raises(InvalidIndexNameException, match="Invalid index name"):

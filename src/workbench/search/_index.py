@@ -20,6 +20,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import filterfalse, repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -131,11 +133,15 @@ class SearchIndices:
         # Dates without an offset are UTC, as in OpenSearch.
         self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute(
+            # next_seq: the sequence number an index started at (homes written before __changes
+            # noted every write kept it up to date).
             "CREATE TABLE IF NOT EXISTS __indices (name VARCHAR PRIMARY KEY, next_seq BIGINT);"
             "CREATE TABLE IF NOT EXISTS __fields (index_name VARCHAR, field VARCHAR, "
             "type VARCHAR, PRIMARY KEY (index_name, field));"
-            # The earliest time each write touched, per date field (old and new values), so a
-            # reader of a time range can tell which part of it changed since it last looked.
+            # A row per write with the sequence number that follows it: per date field, the
+            # earliest time the write touched (old and new values), so a reader of a time range
+            # can tell which part of it changed since it last looked; a write without dates
+            # leaves field and earliest null.
             "CREATE TABLE IF NOT EXISTS __changes (index_name VARCHAR, seq BIGINT, "
             "field VARCHAR, earliest TIMESTAMP);"
         )
@@ -166,7 +172,10 @@ class SearchIndices:
         on every bulk request and every dashboard panel cost more than the work itself."""
         with self._lock:
             if self._indices is None:
-                rows = self._con.execute("SELECT name, next_seq FROM __indices").fetchall()
+                rows = self._con.execute(
+                    "SELECT name, greatest(next_seq, max(seq)) FROM __indices "
+                    "LEFT JOIN __changes ON index_name = name GROUP BY name, next_seq"
+                ).fetchall()
                 indices = {name: _IndexState({}, next_seq) for name, next_seq in rows}
                 for index, field, field_type in self._con.execute(
                     "SELECT index_name, field, type FROM __fields ORDER BY rowid"
@@ -278,36 +287,41 @@ class SearchIndices:
         finds the documents whose values do not fit their field's type. Those are refused
         alone, with a ``mapper_parsing_exception`` item; the others are indexed.
         """
+        pairs = documents if isinstance(documents, list) else list(documents)
+        docs = list(map(itemgetter(1), pairs))
+        refusals: dict[int, dict] = {}  # by position: the documents that are not JSON objects
+        if not all(map(isinstance, docs, repeat(dict))):
+            for position, (doc_id, document) in enumerate(pairs):
+                if not isinstance(document, dict):
+                    reason = f"failed to parse: the document [{doc_id}] is not a JSON object"
+                    refusals[position] = _item(index, doc_id, 400, MapperParsingException(reason))
+            pairs = [pair for pair in pairs if isinstance(pair[1], dict)]
+            docs = list(map(itemgetter(1), pairs))
+        ids = list(map(itemgetter(0), pairs))
         with self._transaction():
             if not self.exists(index):
                 self.create_index(index)
             known = set(self._state(index).fields)
             new: dict[str, str] = {}
-            pending = Batch()
-            results: list[dict] = []
-            for doc_id, document in documents:
-                if not isinstance(document, dict):
-                    reason = f"failed to parse: the document [{doc_id}] is not a JSON object"
-                    results.append(_item(index, doc_id, 400, MapperParsingException(reason)))
-                    continue
-                if not known.issuperset(document):  # a field's first value maps it
-                    for name, value in flatten(document).items():
-                        if name not in known and (field_type := infer_type(value)):
-                            new[name] = field_type
-                            known.add(name)
-                pending.add(len(results), doc_id, document)
-                results.append({})  # settled by _write
+            for document in filterfalse(known.issuperset, docs):  # a field's first value maps it
+                for name, value in flatten(document).items():
+                    if name not in known and (field_type := infer_type(value)):
+                        new[name] = field_type
+                        known.add(name)
             if new:
                 self._add_fields(index, new)
-            if pending.ids:
-                self._write(index, pending, results, create_only)
-            return results
+            written = self._write(index, Batch(ids, docs), create_only) if ids else []
+        if not refusals:
+            return written
+        items = iter(written)
+        return [refusals.get(p) or next(items) for p in range(len(refusals) + len(written))]
 
-    def _write(self, index: str, batch: Batch, results: list[dict], create_only: bool) -> None:
-        """Convert a batch, settle each item's result in order, and write what is kept: the
+    def _write(self, index: str, batch: Batch, create_only: bool) -> list[dict]:
+        """Convert a batch, settle each document's result in order, and write what is kept: the
         last document of each ``_id`` that was not refused (the first, when only creating, and
         only if the ``_id`` is new). Three statements and a commit a batch: per-statement costs,
-        not rows, are what a bulk request of a thousand documents spends its time on."""
+        not rows, are what a bulk request of a thousand documents spends its time on. Returns
+        the documents' bulk items, in the batch's order."""
         state = self._state(index)
         staged = batch.converted(self._con, state.fields)
         dates = [f for f, t in state.fields.items() if t == "date"]
@@ -326,30 +340,19 @@ class SearchIndices:
         if staged["__refused"].null_count() < staged.height:
             reasons = staged["__refused"].to_list()
             refused = {n: reason for n, reason in enumerate(reasons) if reason is not None}
-        present = set(old)
-        kept: dict[str, int] = {}  # _id → the number of the document that stays
-        for number, (position, doc_id) in enumerate(zip(batch.positions, batch.ids, strict=True)):
-            if number in refused:
-                error = MapperParsingException(refused[number])
-                results[position] = _item(index, doc_id, 400, error)
-            elif doc_id in present and create_only:
-                conflict = VersionConflictEngineException(
-                    f"[{doc_id}]: version conflict, document already exists"
-                )
-                results[position] = _item(index, doc_id, 409, conflict)
-            else:
-                results[position] = item = _item(index, doc_id, 201)
-                if doc_id in present:
-                    item.update(status=200, result="updated")
-                present.add(doc_id)
-                kept[doc_id] = number
-        if not kept:
-            return
-        numbers = sorted(kept.values())
-        kept_rows = staged if len(kept) == len(staged) else staged[numbers]
+        if not (refused or old) and len(set(batch.ids)) == len(batch.ids):
+            # The usual batch: new documents, each _id once, all fitting the mapping.
+            items = [_item(index, doc_id, 201) for doc_id in batch.ids]
+            kept_rows, gone, numbers = staged, [], slice(None)
+        else:
+            items, kept = self._settle(index, batch.ids, refused, set(old), create_only)
+            if not kept:
+                return items
+            numbers = sorted(kept.values())
+            kept_rows = staged if len(kept) == len(staged) else staged[numbers]
+            gone = [i for i in kept if i in old]
         seq = range(state.next_seq, state.next_seq + len(kept_rows))
         rows = for_duckdb(kept_rows.hstack([pl.Series("_seq", seq, dtype=pl.Int64)]))  # noqa: F841
-        gone = [i for i in kept if i in old]
         replaced = for_duckdb(pl.DataFrame({"_id": gone}, schema={"_id": pl.String}))  # noqa: F841
         names = "".join(f", {column(f)}" for f in state.fields)
         statements = [
@@ -363,9 +366,35 @@ class SearchIndices:
         for number, field in enumerate(dates):
             touched = [kept_rows[field].min(), *(old[i][number] for i in gone)]
             earliest[field] = min((t for t in touched if t is not None), default=None)
-        statements += self._bookkeeping(index, len(kept_rows), earliest)
+        statements.append(self._bookkeeping(index, len(kept_rows), earliest))
         self._con.execute(";\n".join(statements))  # reads ``rows`` and ``replaced``
         known.add(hashes[numbers])
+        return items
+
+    @staticmethod
+    def _settle(
+        index: str, ids: list[str], refused: dict[int, str], present: set[str], create_only: bool
+    ) -> tuple[list[dict], dict[str, int]]:
+        """Each document's item, in order, and which document stays for each ``_id`` kept:
+        refused ones are not written, a later document of an ``_id`` replaces an earlier one
+        (when only creating, an ``_id`` already present is a conflict)."""
+        items: list[dict] = []
+        kept: dict[str, int] = {}  # _id → the number of the document that stays
+        for number, doc_id in enumerate(ids):
+            if number in refused:
+                items.append(_item(index, doc_id, 400, MapperParsingException(refused[number])))
+            elif doc_id in present and create_only:
+                conflict = VersionConflictEngineException(
+                    f"[{doc_id}]: version conflict, document already exists"
+                )
+                items.append(_item(index, doc_id, 409, conflict))
+            else:
+                items.append(item := _item(index, doc_id, 201))
+                if doc_id in present:
+                    item.update(status=200, result="updated")
+                present.add(doc_id)
+                kept[doc_id] = number
+        return items, kept
 
     def _known_ids(self, index: str) -> KnownIds:
         state = self._state(index)
@@ -374,25 +403,21 @@ class SearchIndices:
             state.known_ids = KnownIds(id_hashes(ids))
         return state.known_ids
 
-    def _bookkeeping(
-        self, index: str, count: int, earliest: dict[str, datetime | None]
-    ) -> list[str]:
-        """The statements that go with a write of ``count`` documents: the index's next
+    def _bookkeeping(self, index: str, count: int, earliest: dict[str, datetime | None]) -> str:
+        """The statement that goes with a write of ``count`` documents: the index's next
         sequence number and, per date field, the earliest value the write touched (old and new
-        values), so a reader of a time range can tell which part of it changed since it last
-        looked. The cached sequence number moves at once; a rollback drops the cache."""
+        values), noted in ``__changes``. One insert rather than also an update of the index's
+        row, since each statement costs more than the thousand rows of a bulk request. The
+        cached sequence number moves at once; a rollback drops the cache."""
         state = self._state(index)
         state.next_seq += count
         name = sql_text(index)
-        statements = [f"UPDATE __indices SET next_seq = {state.next_seq} WHERE name = {name}"]
         changes = [
             f"({name}, {state.next_seq}, {sql_text(field)}, TIMESTAMP '{value.isoformat()}')"
             for field, value in earliest.items()
             if value is not None
-        ]
-        if changes:
-            statements.append(f"INSERT INTO __changes VALUES {', '.join(changes)}")
-        return statements
+        ] or [f"({name}, {state.next_seq}, NULL, NULL)"]
+        return f"INSERT INTO __changes VALUES {', '.join(changes)}"
 
     def delete_document(self, index: str, doc_id: str) -> bool:
         with self._transaction():
@@ -406,7 +431,7 @@ class SearchIndices:
             if found:  # a deletion is a change too: watchers of changes_token() see it
                 self._con.execute(f"DELETE FROM {_table(index)} WHERE _id = ?", [doc_id])
                 earliest = dict(zip(dates, found[1:], strict=True))
-                self._con.execute(";\n".join(self._bookkeeping(index, 1, earliest)))
+                self._con.execute(self._bookkeeping(index, 1, earliest))
             return bool(found)
 
     def earliest_change(self, index: str, field: str, since: int) -> datetime | None:
