@@ -13,7 +13,8 @@ Side by side in one run, on the same JSON bid events:
 - RSS growth over a soak of 1-minute windows at 10,000 events/s of event time (replayed).
 
 Rates are events per CPU-second of the process (all its threads): the machine is shared, so
-CPU time is the fair per-core figure. Ratios compare figures from this same run.
+CPU time is the fair per-core figure. Ratios compare figures from this same run; a full run
+measures every side twice, in turn, and keeps each side's best.
 """
 
 from __future__ import annotations
@@ -405,30 +406,43 @@ def main() -> None:
         engine_rate(wb, "warm-up", f"warm-up-{name}", sql, 20_000)
     stream = wb.streams.create_stream("nexmark", shard_count=1)
     stream.put_frame(frame, partition_key="auction")
-    q7_rate, q7_windows = engine_rate(wb, "nexmark", "q7", Q7, n)
-    q5_rate, q5_windows = engine_rate(wb, "nexmark", "q5", Q5, n)
-    batch_cpu = batch_duckdb(stream, n, "q7") + batch_duckdb(stream, n, "q5")
-    stream_cpu = n / q7_rate + n / q5_rate
-    rows = [
-        ("q7 TUMBLE 10 s, this engine (events/s/core)", q7_rate, f"{q7_windows} windows"),
-        ("q5 HOP 2 s/10 s, this engine (events/s/core)", q5_rate, f"{q5_windows} windows"),
-        ("batch DuckDB q5+q7 (events/s/core)", 2 * n / batch_cpu, "one shot"),
-        ("streamed / batch CPU time", stream_cpu / batch_cpu, "x (<= 2 wanted)"),
-    ]
     path = Path(scratch_dir(prefix="bench-peers-")) / "bids.jsonl"
     frame.head(peer_n).select(
         "auction", "bidder", "price", "channel", "url", "date_time", "extra"
     ).write_ndjson(path)
+    # This machine's speed drifts by half within minutes: every side is measured in each round,
+    # the rounds one after another, and each keeps its best (noise only ever slows a run down).
+    best: dict[tuple[str, str], float] = {}
+    walls: dict[tuple[str, str], float] = {}
+    windows: dict[str, int] = {}
+    batch_cpu = float("inf")
+    for round_ in range(1 if args.quick else 2):
+        for query, sql in (("q7", Q7), ("q5", Q5)):
+            rate, windows[query] = engine_rate(wb, "nexmark", f"{query}-{round_}", sql, n)
+            best[("engine", query)] = max(best.get(("engine", query), 0.0), rate)
+        batch_cpu = min(batch_cpu, batch_duckdb(stream, n, "q7") + batch_duckdb(stream, n, "q5"))
+        for peer in ("python", "bytewax", "pathway"):
+            for query in ("q7", "q5"):
+                got = run_peer(peer, str(path), query, timeout=120 if args.quick else 900)
+                if got:
+                    rate = got["events"] / got["cpu_s"]
+                    if rate > best.get((peer, query), 0.0):
+                        best[(peer, query)], walls[(peer, query)] = rate, got["wall_s"]
+    q7_rate, q5_rate = best[("engine", "q7")], best[("engine", "q5")]
+    stream_cpu = n / q7_rate + n / q5_rate
+    rows = [
+        ("q7 TUMBLE 10 s, this engine (events/s/core)", q7_rate, f"{windows['q7']} windows"),
+        ("q5 HOP 2 s/10 s, this engine (events/s/core)", q5_rate, f"{windows['q5']} windows"),
+        ("batch DuckDB q5+q7 (events/s/core)", 2 * n / batch_cpu, "one shot"),
+        ("streamed / batch CPU time", stream_cpu / batch_cpu, "x (<= 2 wanted)"),
+    ]
     peer_rates: dict[str, dict[str, float]] = {}
-    for peer in ("python", "bytewax", "pathway"):
-        for query in ("q7", "q5"):
-            got = run_peer(peer, str(path), query, timeout=120 if args.quick else 900)
-            if got:
-                rate = got["events"] / got["cpu_s"]
-                peer_rates.setdefault(peer, {})[query] = rate
-                rows.append(
-                    (f"{query} {peer} (events/s/core)", rate, f"{got['wall_s']:.1f} s wall")
-                )
+    for (peer, query), rate in best.items():
+        if peer != "engine":
+            peer_rates.setdefault(peer, {})[query] = rate
+            rows.append(
+                (f"{query} {peer} (events/s/core)", rate, f"{walls[(peer, query)]:.1f} s wall")
+            )
     ours = {"q7": q7_rate, "q5": q5_rate}
 
     def ratio(peer: str) -> float | None:
