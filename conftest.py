@@ -7,6 +7,7 @@ keeps them together and lets the run remove them. Tests that want to keep what t
 pytest's ``tmp_path``, which pytest keeps for the last three runs.
 """
 
+import multiprocessing.util
 import os
 import shutil
 import tempfile
@@ -15,6 +16,9 @@ _SAVED = "_workbench_saved_tempdir"
 
 
 def pytest_configure(config) -> None:
+    # multiprocessing removes its own folder when the interpreter exits, after this run's is
+    # gone: it is made now, outside.
+    multiprocessing.util.get_temp_dir()
     scratch = tempfile.mkdtemp(prefix="workbench-tests-")
     setattr(config, _SAVED, (scratch, tempfile.tempdir, os.environ.get("TMPDIR")))
     tempfile.tempdir = scratch
