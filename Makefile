@@ -36,4 +36,4 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed-run
 
 clean:
-	rm -rf $(VENV) workbench-data .pytest_cache .ruff_cache
+	rm -rf $(VENV) workbench-data workbench-demo .pytest_cache .ruff_cache

@@ -2,18 +2,26 @@
 
 Each service adds one step. A step takes the workbench and returns what it produced and where,
 so the demo can end by telling the user where to look.
+
+The demo creates the lab's resources by their lab names, so it runs in a home of its own
+(``workbench-demo`` unless told otherwise), made afresh on every run: a folder it made before
+(it leaves a mark) is replaced, and any other folder that holds something is refused untouched.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from workbench._home import DEMO_HOME
 from workbench._workbench import Workbench
 from workbench.clock import SimulatedClock
+from workbench.errors import ResourceInUseException
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,7 @@ Step = Callable[[Workbench], list[Output]]
 # is one of that year, so the records the producer sends and Firehose lands carry 2010 dates and
 # the Athena step's revenue query, verbatim, finds them.
 START = "2010-12-01T09:00:00Z"
+_MARK = ".workbench-demo"
 FIREHOSE_BUCKET = "retail-analytics-lab"
 
 
@@ -230,11 +239,12 @@ def _firehose_step(wb: Workbench) -> list[Output]:
     metrics = delivery.run_until_idle()
     wb.firehose.close()
     objects = wb.lake.list(f"s3://{bucket}/json-data/")
+    folders = sorted({o.key.rpartition("/")[0] for o in objects})
     return [
         Output(
             f"Firehose retail-trans: {metrics['delivered_records']} records in "
             f"{len(objects)} object{'' if len(objects) == 1 else 's'} under "
-            "json-data/year=/month=/day=/hour=",
+            f"{', '.join(folders)}/",
             f"s3://{bucket}/json-data/ ({wb.lake.where}/{bucket}/json-data)",
         )
     ]
@@ -281,8 +291,31 @@ STEPS: list[tuple[str, Step]] = [
 ]
 
 
-def run_demo(home: str, report: Callable[[str], None] = print) -> list[Output]:
-    """Run every step on a workbench at ``home`` with a simulated clock; report as it goes."""
+def fresh_demo_home(home: str | Path) -> Path:
+    """``home`` emptied for a new run: made, or replaced when an earlier demo made it.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp()) / "demo"
+    >>> (fresh_demo_home(folder) / "left-over").touch()
+    >>> [path.name for path in fresh_demo_home(folder).iterdir()]
+    ['.workbench-demo']
+    """
+    folder = Path(home).expanduser().resolve()
+    if folder.exists() and any(folder.iterdir()):
+        if not (folder / _MARK).is_file():
+            raise ResourceInUseException(
+                f"{folder} holds other work, and the demo starts from an empty home each run: "
+                f"give it a new folder with --home (it made {DEMO_HOME} by default)"
+            )
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / _MARK).write_text("made by `workbench demo`, which makes it afresh on each run\n")
+    return folder
+
+
+def run_demo(home: str | Path, report: Callable[[str], None] = print) -> list[Output]:
+    """Run every step on a workbench at ``home`` (empty: see :func:`fresh_demo_home`) with a
+    simulated clock; report as it goes."""
     wb = Workbench(home=home, clock=SimulatedClock(start=START))
     report(f"Workbench home: {wb.home.path}")
     outputs: list[Output] = []

@@ -8,6 +8,7 @@ from pathlib import Path
 from workbench._files import atomic_write_json, read_json
 
 DEFAULT_HOME = "workbench-data"
+DEMO_HOME = "workbench-demo"  # `workbench demo` makes it afresh on each run
 HOME_ENV = "WORKBENCH_HOME"
 FORMAT_VERSION = 1
 _MARKER = "workbench.json"

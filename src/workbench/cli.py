@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from workbench._home import DEFAULT_HOME, HOME_ENV
+from workbench._home import DEFAULT_HOME, DEMO_HOME, HOME_ENV
 
 app = typer.Typer(
     help="Streaming Workbench: Kinesis, Firehose, Athena and dashboards on one laptop.",
@@ -19,12 +19,25 @@ HomeOption = typer.Option(
 )
 
 
-@app.command()
-def demo(home: Path = HomeOption) -> None:
-    """Run the whole pipeline on the embedded default and show where its outputs are."""
-    from workbench._demo import run_demo
+DemoHomeOption = typer.Option(
+    DEMO_HOME,
+    "--home",
+    help="The demo's own folder, made afresh on each run (a folder holding other work is refused).",
+)
 
-    run_demo(str(home), report=typer.echo)
+
+@app.command()
+def demo(home: Path = DemoHomeOption) -> None:
+    """Run the whole pipeline on the embedded default and show where its outputs are."""
+    from workbench._demo import fresh_demo_home, run_demo
+    from workbench.errors import ResourceInUseException
+
+    try:
+        folder = fresh_demo_home(home)
+    except ResourceInUseException as error:
+        typer.echo(f"{error.code}: {error.message}", err=True)
+        raise typer.Exit(1) from None
+    run_demo(folder, report=typer.echo)
 
 
 @app.command()
