@@ -38,7 +38,6 @@ Step = Callable[[Workbench], list[Output]]
 # is one of that year, so the records the producer sends and Firehose lands carry 2010 dates and
 # the Athena step's revenue query, verbatim, finds them.
 START = "2010-12-01T09:00:00Z"
-_MARK = ".workbench-demo"
 FIREHOSE_BUCKET = "retail-analytics-lab"
 
 
@@ -289,6 +288,9 @@ STEPS: list[tuple[str, Step]] = [
     ("Video Streams: a synthetic camera, fragments, a clip and a thumbnail", _video_step),
     ("AWS-compatible endpoint", _server_step),
 ]
+
+
+_MARK = ".workbench-demo"  # in a home the demo made, so it may replace it
 
 
 def fresh_demo_home(home: str | Path) -> Path:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 
 from workbench._home import DEFAULT_HOME, DEMO_HOME, HOME_ENV
+from workbench.errors import ResourceInUseException, ResourceNotFoundException, ServiceError
 
 app = typer.Typer(
     help="Streaming Workbench: Kinesis, Firehose, Athena and dashboards on one laptop.",
@@ -17,6 +20,16 @@ app = typer.Typer(
 HomeOption = typer.Option(
     DEFAULT_HOME, "--home", envvar=HOME_ENV, help="Folder where the workbench keeps its state."
 )
+
+
+@contextlib.contextmanager
+def _exit_on(kind: type[ServiceError]) -> Iterator[None]:
+    """An error of ``kind`` ends the command with its AWS code and message, and exit status 1."""
+    try:
+        yield
+    except kind as error:
+        typer.echo(f"{error.code}: {error.message}", err=True)
+        raise typer.Exit(1) from None
 
 
 DemoHomeOption = typer.Option(
@@ -30,13 +43,9 @@ DemoHomeOption = typer.Option(
 def demo(home: Path = DemoHomeOption) -> None:
     """Run the whole pipeline on the embedded default and show where its outputs are."""
     from workbench._demo import fresh_demo_home, run_demo
-    from workbench.errors import ResourceInUseException
 
-    try:
+    with _exit_on(ResourceInUseException):
         folder = fresh_demo_home(home)
-    except ResourceInUseException as error:
-        typer.echo(f"{error.code}: {error.message}", err=True)
-        raise typer.Exit(1) from None
     run_demo(folder, report=typer.echo)
 
 
@@ -126,7 +135,6 @@ def camera(
     from tqdm import tqdm
 
     from workbench import Workbench
-    from workbench.errors import ResourceNotFoundException
     from workbench.video import SyntheticCamera
 
     wb = Workbench(home=home)
@@ -234,14 +242,10 @@ def athena(
 ) -> None:
     """Run one Athena statement over the lake and print its result and where its CSV is."""
     from workbench import Workbench
-    from workbench.errors import ServiceError
 
     wb = Workbench(home=home)
-    try:
+    with _exit_on(ServiceError):
         result = wb.athena.execute(sql, database=database)
-    except ServiceError as error:
-        typer.echo(f"{error.code}: {error.message}", err=True)
-        raise typer.Exit(1) from None
     typer.echo(result.to_polars())
     scanned = f"{result.data_scanned_bytes:,} bytes scanned"
     typer.echo(f"query {result.query_id}: {result.engine_ms} ms, {scanned}")

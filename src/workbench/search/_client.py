@@ -16,11 +16,10 @@ False
 
 from __future__ import annotations
 
-import operator
 import time
 import uuid
 from itertools import repeat
-from operator import itemgetter
+from operator import contains, itemgetter
 
 import orjson
 
@@ -206,7 +205,7 @@ class SearchClient:
         flush()
         return {
             "took": int((time.perf_counter() - started) * 1000),
-            "errors": any(map(operator.contains, results, repeat("error"))),
+            "errors": any(map(contains, results, repeat("error"))),
             "items": items,
         }
 

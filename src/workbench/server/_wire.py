@@ -52,8 +52,8 @@ _RECORD_PARTS = (b'{"ShardId":"', b'","SequenceNumber":"', b'"},')
 
 def _put_records_json(answer: PutRecordsAnswer) -> bytes:
     """PutRecords' answer as JSON, made from its columns: every record's object has the same
-    width (shard ids are alike, sequence numbers 56 digits), so the objects are the rows of
-    one array, filled a column range at a time.
+    width (shard ids are all ``shardId-`` and 12 digits, sequence numbers 56 digits), so the
+    objects are the rows of one array, filled a column range at a time.
 
     >>> from workbench.streams._records import ShardRun
     >>> from workbench.streams._sequence import sequence_numbers, sequence_prefix
@@ -64,11 +64,7 @@ def _put_records_json(answer: PutRecordsAnswer) -> bytes:
     True
     """
     shard_ids, shard_of, digits = answer.columns()
-    encoded = [shard_id.encode() for shard_id in shard_ids]
-    width = len(encoded[0])
-    if any(len(shard_id) != width for shard_id in encoded):  # not so for the engine's shards
-        return orjson.dumps(answer.as_dict())
-    ids = np.frombuffer(b"".join(encoded), dtype=np.uint8).reshape(len(encoded), width)
+    ids = np.frombuffer("".join(shard_ids).encode(), dtype=np.uint8).reshape(len(shard_ids), -1)
     head, middle, tail = (np.frombuffer(part, dtype=np.uint8) for part in _RECORD_PARTS)
     columns = (head, ids[shard_of], middle, digits, tail)
     rows = np.empty((answer.count, sum(c.shape[-1] for c in columns)), dtype=np.uint8)
