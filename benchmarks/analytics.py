@@ -236,6 +236,9 @@ BATCH = {
                SELECT date_time // 2000 - j AS w, auction, COUNT(*) AS num
                FROM bid, range(5) r(j) GROUP BY ALL) GROUP BY w""",
 }
+# The fields each one-shot query reads, taken as text from the JSON and cast: DuckDB's fastest
+# reading of these records (the engine reads them so too).
+BATCH_FIELDS = {"q7": ("price", "date_time"), "q5": ("auction", "date_time")}
 
 
 def batch_duckdb(stream, n: int, query: str) -> float:
@@ -247,9 +250,12 @@ def batch_duckdb(stream, n: int, query: str) -> float:
     shard = stream.list_shards()[0]["ShardId"]
     got = stream.get_records_arrow(stream.get_shard_iterator(shard, "TRIM_HORIZON"))
     con.register("records", pa.table({"data": got.table["data"].cast(pa.string())}))
-    spec = json.dumps(SCHEMA)
+    fields = BATCH_FIELDS[query]
+    paths = ", ".join(f"'/{f}'" for f in fields)
+    columns = ", ".join(f"v[{i}]::{SCHEMA[f]} AS {f}" for i, f in enumerate(fields, start=1))
     con.sql(
-        f"""WITH bid AS (SELECT unnest(json_transform(data, '{spec}')) FROM records)
+        f"""WITH bid AS (SELECT {columns}
+                         FROM (SELECT json_extract_string(data, [{paths}]) AS v FROM records))
             {BATCH[query]}"""
     ).to_arrow_table()
     spent = time.process_time() - cpu
