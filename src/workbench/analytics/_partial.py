@@ -33,6 +33,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from workbench._sql import identifier
 from workbench.analytics._duckdb import connection
 from workbench.analytics._time import ms_to_timestamps
 
@@ -45,10 +46,6 @@ _COMBINE = {
     "min": ("min({c})", 'min("{p}")'),
     "max": ("max({c})", 'max("{p}")'),
 }
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class _NotPartial(Exception):
@@ -131,7 +128,7 @@ class _Rewriter:
                 raise _NotPartial("a sum that is not of integers or decimals")
         partial_sql, final_sql = _COMBINE[name]
         label = f"__a{len(self.partials)}"
-        self.partials.append(f'{partial_sql.format(c=_quoted(column or ""))} AS "{label}"')
+        self.partials.append(f'{partial_sql.format(c=identifier(column or ""))} AS "{label}"')
         start = node["query_location"]
         self.spans.append((start, start + node["query_location_length"], final_sql.format(p=label)))
 
@@ -189,7 +186,7 @@ def _plan(
     for start, end, text in sorted(rewriter.spans, reverse=True):
         final = final[:start] + text + final[end:]
     pane_start = f"(__ts - ((__ts % {pane}) + {pane}) % {pane})"
-    columns = ", ".join([f"{pane_start} AS __ts", *map(_quoted, keys), *rewriter.partials])
+    columns = ", ".join([f"{pane_start} AS __ts", *map(identifier, keys), *rewriter.partials])
     return PartialPlan(f"SELECT {columns} FROM __rows GROUP BY ALL", final)
 
 

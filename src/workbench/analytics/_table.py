@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from duckdb.sqltypes import DuckDBPyType
 
+from workbench._sql import identifier, literal
 from workbench.analytics._duckdb import connection
 from workbench.analytics._sources import Source
 from workbench.analytics._time import event_time_ms, ms_to_timestamps
@@ -143,10 +144,6 @@ def _duckdb_types(schema: dict[str, str]) -> dict[str, DuckDBPyType]:
     return types
 
 
-def _quoted(text: str, quote: str) -> str:
-    return quote + text.replace(quote, quote * 2) + quote
-
-
 @dataclass(frozen=True)
 class _JsonReader:
     """Two statements over a ``records`` table of JSON text, giving a column per field.
@@ -171,7 +168,7 @@ class _JsonReader:
 
         def paths(names: list[str]) -> str:
             pointers = ("/" + n.replace("~", "~0").replace("/", "~1") for n in names)
-            return "[" + ", ".join(_quoted(p, "'") for p in pointers) + "]"
+            return "[" + ", ".join(literal(p) for p in pointers) + "]"
 
         def statement(cast: str, transform: str) -> str:
             columns = []
@@ -179,9 +176,9 @@ class _JsonReader:
                 if name in flat:
                     value = f"{cast}(__text[{flat.index(name) + 1}] AS {kind})"
                 else:
-                    spec = _quoted(orjson.dumps(str(kind)).decode(), "'")
+                    spec = literal(orjson.dumps(str(kind)).decode())
                     value = f"{transform}(__json[{nested.index(name) + 1}], {spec})"
-                columns.append(f"{value} AS {_quoted(name, chr(34))}")
+                columns.append(f"{value} AS {identifier(name)}")
             taken = [f"json_extract_string(data, {paths(flat)}) AS __text"] if flat else []
             taken += [f"json_extract(data, {paths(nested)}) AS __json"] if nested else []
             return f"SELECT {', '.join(columns)} FROM (SELECT {', '.join(taken)} FROM records)"

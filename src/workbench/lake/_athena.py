@@ -37,6 +37,7 @@ import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 from sqlglot import exp
 
+from workbench._sql import identifier, literal
 from workbench.errors import (
     AlreadyExistsException,
     EntityNotFoundException,
@@ -58,9 +59,7 @@ from workbench.lake._scan import (
     build_scan,
     folder,
     list_objects,
-    literal,
     prune,
-    quote,
     whole_object,
 )
 from workbench.lake._sqlite import Database
@@ -726,7 +725,7 @@ def _bigint_sums(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     wide = [n for n, t in zip(relation.columns, relation.types, strict=True) if str(t) == "HUGEINT"]
     if not wide:
         return sql
-    casts = ", ".join(f"CAST({quote(n)} AS BIGINT) AS {quote(n)}" for n in wide)
+    casts = ", ".join(f"CAST({identifier(n)} AS BIGINT) AS {identifier(n)}" for n in wide)
     return f"SELECT * REPLACE ({casts}) FROM ({sql})"
 
 
@@ -797,7 +796,7 @@ def _copy_json(
         options.append(f"COMPRESSION {codec}")
     target = folder
     if partitioned_by:
-        keys = ", ".join(quote(k) for k in partitioned_by)
+        keys = ", ".join(identifier(k) for k in partitioned_by)
         options += [
             f"PARTITION_BY ({keys})",
             "OVERWRITE_OR_IGNORE",

@@ -17,6 +17,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from workbench._sql import identifier, literal
 from workbench.lake._catalog import Partition, Table
 from workbench.lake._lake import ObjectInfo
 from workbench.lake._sql_dialect import duckdb_type, to_duckdb
@@ -31,14 +32,6 @@ class Scan:
     sql: str
     uris: tuple[str, ...]
     bytes: int
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def folder(uri: str) -> str:
@@ -140,15 +133,19 @@ def _select_list(table: Table, constants: Sequence[str] | None) -> str:
         source = column.name
         if table.format == "json":
             source = table.serde_properties.get(f"mapping.{column.name}", column.name)
-        items.append(f"CAST({quote(source)} AS {duckdb_type(column.type)}) AS {quote(column.name)}")
+        items.append(
+            f"CAST({identifier(source)} AS {duckdb_type(column.type)}) AS {identifier(column.name)}"
+        )
     for i, key in enumerate(table.partition_keys):
-        source = quote(key.name) if constants is None else literal(constants[i])
-        items.append(f"CAST({source} AS {duckdb_type(key.type)}) AS {quote(key.name)}")
+        source = identifier(key.name) if constants is None else literal(constants[i])
+        items.append(f"CAST({source} AS {duckdb_type(key.type)}) AS {identifier(key.name)}")
     return ", ".join(items)
 
 
 def _empty(table: Table) -> str:
-    items = [f"CAST(NULL AS {duckdb_type(c.type)}) AS {quote(c.name)}" for c in table.all_columns]
+    items = [
+        f"CAST(NULL AS {duckdb_type(c.type)}) AS {identifier(c.name)}" for c in table.all_columns
+    ]
     return f"SELECT {', '.join(items)} WHERE false"
 
 
@@ -216,7 +213,7 @@ def prune(
         columns[f"__raw_{i}"] = pa.array([p.values[i] for p in partitions], pa.string())
     con.register("__partitions", pa.table(columns))
     typed = ", ".join(
-        f"TRY_CAST(__raw_{i} AS {duckdb_type(k.type)}) AS {quote(k.name)}"
+        f"TRY_CAST(__raw_{i} AS {duckdb_type(k.type)}) AS {identifier(k.name)}"
         for i, k in enumerate(table.partition_keys)
     )
     where = " AND ".join(f"({to_duckdb(_unqualified(c), copy=False)})" for c in conditions)

@@ -22,6 +22,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
 
+from workbench._sql import identifier
 from workbench.errors import InvalidRequestException
 
 READ = "athena"
@@ -251,9 +252,7 @@ def _double_quote_backquotes(text: str) -> str:
     >>> print(_double_quote_backquotes("SELECT `a` FROM t WHERE b = '`x`'"))
     SELECT "a" FROM t WHERE b = '`x`'
     """
-    return _STRING_OR_BACKQUOTED.sub(
-        lambda m: m.group(1) or '"' + m.group(2).replace('"', '""') + '"', text
-    )
+    return _STRING_OR_BACKQUOTED.sub(lambda m: m.group(1) or identifier(m.group(2)), text)
 
 
 def _sqlglot_parse(text: str) -> list[exp.Expression]:

@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from workbench._sql import identifier
 from workbench.search._mapping import NUMERIC
-from workbench.search._query import QueryParsingException, column
+from workbench.search._query import QueryParsingException
 
 METRICS = {
     "sum": "sum({})",
@@ -83,7 +84,7 @@ def _field(ctx: Context, spec: dict, kind: str) -> tuple[str, str]:
     base = name[: -len(".keyword")] if name.endswith(".keyword") else name
     if base not in ctx.fields:
         return "NULL", "unmapped"
-    return column(base), ctx.fields[base]
+    return identifier(base), ctx.fields[base]
 
 
 def _kind(spec: dict) -> tuple[str, dict]:

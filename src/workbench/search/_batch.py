@@ -26,7 +26,7 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
-from workbench.search._query import column
+from workbench._sql import identifier, literal
 
 # The date form a typed column is built from directly (``strict_date_optional_time`` in UTC,
 # whole seconds): what the lab's function writes. Other forms go through DuckDB.
@@ -100,17 +100,17 @@ class Batch:
     ) -> pl.DataFrame:
         """:meth:`converted`, always through DuckDB's conversion of the JSON text."""
         batch = for_duckdb(pl.DataFrame(self._columns()))  # noqa: F841 (read by DuckDB)
-        converted = [f"{_convert(f, t)} AS {column(f)}" for f, t in fields.items()]
+        converted = [f"{_convert(f, t)} AS {identifier(f)}" for f, t in fields.items()]
         checks = [
-            f"CASE WHEN {_raw(f)} IS NOT NULL AND {column(f)} IS NULL THEN "
-            f"'failed to parse field [' || {sql_text(f)} || '] of type [{t}]' END"
+            f"CASE WHEN {_raw(f)} IS NOT NULL AND {identifier(f)} IS NULL THEN "
+            f"'failed to parse field [' || {literal(f)} || '] of type [{t}]' END"
             for f, t in fields.items()
         ]
         refused = f"COALESCE({', '.join(checks)})" if checks else "NULL"
         # Documents with no mapped field yet (e.g. only nulls) have no structure to extract.
         shape = orjson.dumps(_json_shape(fields)).decode()
-        parsed = f"from_json(_source, {sql_text(shape)})" if fields else "NULL"
-        names = "".join(f", {column(f)}" for f in fields)
+        parsed = f"from_json(_source, {literal(shape)})" if fields else "NULL"
+        names = "".join(f", {identifier(f)}" for f in fields)
         return con.sql(
             f"SELECT __n, _id, _source{names}, {refused}::VARCHAR AS __refused FROM "
             f"(SELECT {', '.join(['*', *converted])} FROM "
@@ -151,11 +151,7 @@ def _json_shape(fields: dict[str, str]) -> dict:
 
 
 def _raw(field: str) -> str:
-    return "__json." + ".".join(column(part) for part in field.split("."))
-
-
-def sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+    return "__json." + ".".join(identifier(part) for part in field.split("."))
 
 
 _CONVERSIONS: dict[str, Callable[[str], str]] = {

@@ -30,13 +30,14 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
+from workbench._sql import identifier, literal
 from workbench.clock import Clock
 
 if TYPE_CHECKING:
     from workbench.search._client import SearchClient
 from workbench.errors import ResourceInUseException, ServiceError
 from workbench.search._aggregations import Context, aggregate
-from workbench.search._batch import Batch, for_duckdb, sql_text
+from workbench.search._batch import Batch, for_duckdb
 from workbench.search._known_ids import KnownIds, id_hashes
 from workbench.search._mapping import (
     FIELD_TYPES,
@@ -48,7 +49,6 @@ from workbench.search._mapping import (
 from workbench.search._query import (
     Predicate,
     QueryParsingException,
-    column,
     compile_query,
     resolve_date,
 )
@@ -90,7 +90,7 @@ def validate_index_name(name: str) -> None:
 
 
 def _table(index: str) -> str:
-    return column(f"docs_{index}")
+    return identifier(f"docs_{index}")
 
 
 @dataclass
@@ -244,7 +244,7 @@ class SearchIndices:
             mapped = self._state(index).fields
             for field, field_type in fields.items():
                 self._con.execute(
-                    f"ALTER TABLE {_table(index)} ADD COLUMN {column(field)} "
+                    f"ALTER TABLE {_table(index)} ADD COLUMN {identifier(field)} "
                     f"{FIELD_TYPES[field_type]}"
                 )
                 self._con.execute(
@@ -332,7 +332,7 @@ class SearchIndices:
         old = {  # the documents this batch may replace, with their dates
             row[0]: row[1:]
             for row in self._con.execute(
-                f"SELECT {', '.join(['_id', *map(column, dates)])} FROM {table} "
+                f"SELECT {', '.join(['_id', *map(identifier, dates)])} FROM {table} "
                 "WHERE _id IN (SELECT _id FROM candidates)"
             ).fetchall()
         } if candidates.num_rows else {}  # fmt: skip
@@ -354,7 +354,7 @@ class SearchIndices:
         seq = range(state.next_seq, state.next_seq + len(kept_rows))
         rows = for_duckdb(kept_rows.hstack([pl.Series("_seq", seq, dtype=pl.Int64)]))  # noqa: F841
         replaced = for_duckdb(pl.DataFrame({"_id": gone}, schema={"_id": pl.String}))  # noqa: F841
-        names = "".join(f", {column(f)}" for f in state.fields)
+        names = "".join(f", {identifier(f)}" for f in state.fields)
         statements = [
             f"DELETE FROM {table} WHERE _id IN (SELECT _id FROM replaced)"
         ] if gone else []  # fmt: skip
@@ -411,9 +411,9 @@ class SearchIndices:
         cached sequence number moves at once; a rollback drops the cache."""
         state = self._state(index)
         state.next_seq += count
-        name = sql_text(index)
+        name = literal(index)
         changes = [
-            f"({name}, {state.next_seq}, {sql_text(field)}, TIMESTAMP '{value.isoformat()}')"
+            f"({name}, {state.next_seq}, {literal(field)}, TIMESTAMP '{value.isoformat()}')"
             for field, value in earliest.items()
             if value is not None
         ] or [f"({name}, {state.next_seq}, NULL, NULL)"]
@@ -424,7 +424,7 @@ class SearchIndices:
             state = self._state(index)
             dates = [f for f, t in state.fields.items() if t == "date"]
             found = self._con.execute(
-                f"SELECT {', '.join(['_id', *map(column, dates)])} FROM {_table(index)} "
+                f"SELECT {', '.join(['_id', *map(identifier, dates)])} FROM {_table(index)} "
                 "WHERE _id = ?",
                 [doc_id],
             ).fetchone()
@@ -595,8 +595,8 @@ def _order_by(sort: object, fields: dict[str, str]) -> tuple[str, list[str]]:
         else:
             raise QueryParsingException(f"No mapping found for [{name}] in order to sort on")
         direction = "DESC" if str(direction).lower() == "desc" else "ASC"
-        terms.append(f"{column(name)} {direction} NULLS LAST")
-        columns.append(column(name))
+        terms.append(f"{identifier(name)} {direction} NULLS LAST")
+        columns.append(identifier(name))
     return ", ".join(terms), columns
 
 

@@ -22,6 +22,7 @@ from luqum import tree
 from luqum.exceptions import ParseError
 from luqum.parser import parser
 
+from workbench._sql import identifier
 from workbench.errors import ServiceError
 from workbench.search._mapping import NUMERIC, parse_date
 
@@ -49,11 +50,6 @@ class Predicate:
 
 TRUE = Predicate("TRUE")
 FALSE = Predicate("FALSE")
-
-
-def column(name: str) -> str:
-    """A field name as a quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 _DATE_MATH = re.compile(r"^now((?:[+-]\d+[smhdwMy])*)(?:/([smhdwMy]))?$")
@@ -121,18 +117,18 @@ class _Compiler:
             if field_type == "text" and wildcard:
                 pattern = text.replace("%", r"\%").replace("_", r"\_")
                 pattern = pattern.replace("*", "%").replace("?", "_")
-                parts.append(Predicate(f"{column(col)} ILIKE ? ESCAPE '\\'", [f"%{pattern}%"]))
+                parts.append(Predicate(f"{identifier(col)} ILIKE ? ESCAPE '\\'", [f"%{pattern}%"]))
             elif field_type == "text":
                 words = r"\s+".join(re.escape(w) for w in text.split())
                 regex = f"(?i)(^|[^[:alnum:]]){words}($|[^[:alnum:]])"
-                parts.append(Predicate(f"regexp_matches({column(col)}, ?)", [regex]))
+                parts.append(Predicate(f"regexp_matches({identifier(col)}, ?)", [regex]))
             elif field_type == "keyword" and wildcard:
                 pattern = text.replace("*", "%").replace("?", "_")
-                parts.append(Predicate(f"{column(col)} LIKE ?", [pattern]))
+                parts.append(Predicate(f"{identifier(col)} LIKE ?", [pattern]))
             elif name is None:
                 continue
             else:
-                parts.append(Predicate(f"{column(col)} = ?", [self.value(text, field_type)]))
+                parts.append(Predicate(f"{identifier(col)} = ?", [self.value(text, field_type)]))
         return Predicate.join("OR", parts, "FALSE")
 
     def range(self, name: str, bounds: dict[str, object]) -> Predicate:
@@ -145,7 +141,7 @@ class _Compiler:
             for key, op in operators.items():
                 if bounds.get(key) is not None:
                     bound = self.value(bounds[key], field_type)
-                    parts.append(Predicate(f"{column(col)} {op} ?", [bound]))
+                    parts.append(Predicate(f"{identifier(col)} {op} ?", [bound]))
         return Predicate.join("AND", parts, "FALSE" if not self.resolve_fields(name) else "TRUE")
 
     # -- the Query DSL -------------------------------------------------------------------
@@ -190,7 +186,7 @@ class _Compiler:
     def _dsl_term(self, body: dict) -> Predicate:
         name, value = self._single(body, "value")
         exact = [(c, "keyword" if t == "text" else t) for c, t in self.resolve_fields(name)]
-        parts = [Predicate(f"{column(c)} = ?", [self.value(value, t)]) for c, t in exact]
+        parts = [Predicate(f"{identifier(c)} = ?", [self.value(value, t)]) for c, t in exact]
         return Predicate.join("OR", parts, "FALSE")
 
     def _dsl_terms(self, body: dict) -> Predicate:
@@ -203,7 +199,7 @@ class _Compiler:
 
     def _dsl_exists(self, body: dict) -> Predicate:
         parts = [
-            Predicate(f"{column(c)} IS NOT NULL") for c, _ in self.resolve_fields(body["field"])
+            Predicate(f"{identifier(c)} IS NOT NULL") for c, _ in self.resolve_fields(body["field"])
         ]
         return Predicate.join("OR", parts, "FALSE")
 
