@@ -6,7 +6,8 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from workbench.errors import InvalidArgumentException
+from workbench.errors import InvalidArgumentException, ValidationException
+from workbench.streams import _frames, _stream
 
 ROWS = [
     {"Invoice": "536365", "Quantity": 6, "Price": 2.55, "Customer_ID": "17850"},
@@ -102,3 +103,75 @@ def test_get_records_stops_at_10_mib(make_stream):
     first = stream.get_records(it)
     assert len(first["Records"]) == 3
     assert len(stream.get_records(first["NextShardIterator"])["Records"]) == 1
+
+
+def _by_shard(stream):
+    """Each shard's records as (partition key, n), in shard order."""
+    return {
+        shard["ShardId"]: [(r["PartitionKey"], orjson.loads(r["Data"])["n"]) for r in records]
+        for shard in stream.list_shards()
+        if (records := all_records_of(stream, shard["ShardId"]))
+    }
+
+
+def all_records_of(stream, shard_id):
+    it = stream.get_shard_iterator(shard_id, "TRIM_HORIZON")
+    return stream.get_records(it)["Records"]
+
+
+def test_large_frames_go_in_chunks_encoded_and_written_side_by_side(make_stream, monkeypatch):
+    # Small chunks and a low threshold for threads, so a small frame takes the large frames' way.
+    monkeypatch.setattr(_stream, "_FRAME_CHUNK_ROWS", 7)
+    monkeypatch.setattr(_frames, "_SIDE_BY_SIDE_ROWS", 10)
+    _, stream = make_stream(3)
+    frame = pl.DataFrame({"k": [f"k{i % 11}" for i in range(500)], "n": list(range(500))})
+    summary = stream.put_frame(frame, "k")
+    shards = _by_shard(stream)
+    for records in shards.values():  # each shard holds its rows in frame order
+        assert [n for _, n in records] == sorted(n for _, n in records)
+    assert sorted(n for records in shards.values() for _, n in records) == list(range(500))
+    _, alone = make_stream(3, name="alone")
+    for row in frame.iter_rows(named=True):  # a shard is the one put_record picks for the key
+        assert alone.put_record(b"{}", row["k"])["ShardId"] in {
+            shard for shard, records in shards.items() if (row["k"], row["n"]) in records
+        }
+    assert {s: v["Records"] for s, v in summary["Shards"].items()} == {
+        s: len(records) for s, records in shards.items()
+    }
+    for shard in shards:
+        numbers = [r["SequenceNumber"] for r in all_records_of(stream, shard)]
+        told = summary["Shards"][shard]
+        assert told["FirstSequenceNumber"] == numbers[0]
+        assert told["LastSequenceNumber"] == numbers[-1]
+
+
+def test_an_oversized_row_is_named_by_its_frame_row_and_nothing_is_written(make_stream):
+    _, stream = make_stream(4)
+    rows = [{"k": f"key-{i}", "text": "x" * (1 << 20 if i == 37 else 10)} for i in range(100)]
+    with pytest.raises(ValidationException, match=r"at 'rows\.37\.data'"):
+        stream.put_frame(pl.DataFrame(rows), "k")
+    assert _by_shard(stream) == {}
+
+
+def test_rows_routed_to_a_shard_that_closes_meanwhile_go_to_its_children(make_stream, monkeypatch):
+    _, stream = make_stream(1)
+    encode = _stream.json_chunks
+    split = []
+
+    def encode_while_another_process_splits(rows, bounds):
+        if not split:
+            split.append(stream.split_shard("shardId-000000000000", str(2**127)))
+        return encode(rows, bounds)
+
+    monkeypatch.setattr(_stream, "json_chunks", encode_while_another_process_splits)
+    frame = pl.DataFrame({"k": [f"k{i % 13}" for i in range(300)], "n": list(range(300))})
+    summary = stream.put_frame(frame, "k")
+    shards = _by_shard(stream)
+    assert "shardId-000000000000" not in shards
+    assert sorted(shards) == sorted(summary["Shards"]) == ["shardId-000000000001",
+                                                           "shardId-000000000002"]  # fmt: skip
+    by_key: dict[str, list[int]] = {}
+    for records in shards.values():
+        for key, n in records:
+            by_key.setdefault(key, []).append(n)
+    assert by_key == {f"k{k}": list(range(k, 300, 13)) for k in range(13)}

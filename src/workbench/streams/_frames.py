@@ -13,8 +13,12 @@ through orjson.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
+import numpy as np
 import orjson
 import polars as pl
 import pyarrow as pa
@@ -22,6 +26,10 @@ import pyarrow as pa
 from workbench.errors import InvalidArgumentException
 
 PartitionKey = str | Callable[[Mapping], str] | None
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+# Below this many rows a thread pool costs more than encoding in one thread.
+_SIDE_BY_SIDE_ROWS = 65_536
 
 
 def _as_polars(frame: object) -> pl.DataFrame | None:
@@ -43,8 +51,11 @@ def _arrow_strings(series: pl.Series) -> pa.Array:
     return array.cast(pa.large_string())
 
 
-def frame_records(frame: object, partition_key: PartitionKey = None) -> tuple[pa.Array, pa.Array]:
-    """(JSON documents, partition keys) as Arrow string arrays, one entry per row.
+def frame_rows(
+    frame: object, partition_key: PartitionKey = None
+) -> tuple[pl.DataFrame | pa.Array, pa.Array]:
+    """(the rows, partition keys): the rows as a polars frame still to be encoded, or as JSON
+    documents already (iterables of dicts); the keys as an Arrow string array, one per row.
 
     ``partition_key`` is a column name, a function of the row (as a dict), or None, which keys
     each row by its number in the frame so rows spread evenly over the shards.
@@ -68,8 +79,40 @@ def frame_records(frame: object, partition_key: PartitionKey = None) -> tuple[pa
             f"partition_key {partition_key!r} is not a column of the frame; columns: "
             f"{', '.join(df.columns)}"
         )
-    data = df.select(pl.struct(pl.all()).struct.json_encode()).to_series()
-    return _arrow_strings(data), _arrow_strings(keys)
+    return df, _arrow_strings(keys)
+
+
+def json_documents(rows: pl.DataFrame | pa.Array) -> pa.Array:
+    """Rows from :func:`frame_rows` as JSON documents (a large_string array)."""
+    if isinstance(rows, pa.Array):
+        return rows
+    return _arrow_strings(rows.select(pl.struct(pl.all()).struct.json_encode()).to_series())
+
+
+def gather(rows: pl.DataFrame | pa.Array, order: np.ndarray) -> pl.DataFrame | pa.Array:
+    """The rows at the positions ``order`` lists, in that order."""
+    return rows.take(pa.array(order)) if isinstance(rows, pa.Array) else rows[order]
+
+
+def json_chunks(rows: pl.DataFrame | pa.Array, bounds: list[tuple[int, int]]) -> list[pa.Array]:
+    """JSON documents of each (start, count) slice of ``rows``."""
+    slices = [rows.slice(start, count) for start, count in bounds]
+    return side_by_side(json_documents, slices, 0 if isinstance(rows, pa.Array) else len(rows))
+
+
+def side_by_side(work: Callable[[_T], _R], items: list[_T], rows: int) -> list[_R]:
+    """``list(map(work, items))``, in a thread per core when ``rows`` are enough to repay the
+    threads: for work in polars, pyarrow, numpy or the OS, which holds no GIL meanwhile."""
+    if rows < _SIDE_BY_SIDE_ROWS or len(items) < 2:
+        return list(map(work, items))
+    with ThreadPoolExecutor(min(len(items), os.cpu_count() or 1)) as pool:
+        return list(pool.map(work, items))
+
+
+def frame_records(frame: object, partition_key: PartitionKey = None) -> tuple[pa.Array, pa.Array]:
+    """(JSON documents, partition keys) as Arrow string arrays, one entry per row."""
+    rows, keys = frame_rows(frame, partition_key)
+    return json_documents(rows), keys
 
 
 def _dict_records(rows: Iterable, partition_key: PartitionKey) -> tuple[pa.Array, pa.Array]:

@@ -34,7 +34,13 @@ from workbench.errors import (
     ValidationException,
 )
 from workbench.streams import _resharding as resharding
-from workbench.streams._frames import PartitionKey, frame_records
+from workbench.streams._frames import (
+    PartitionKey,
+    frame_rows,
+    gather,
+    json_chunks,
+    side_by_side,
+)
 from workbench.streams._iterators import ITERATOR_TYPES, Position
 from workbench.streams._log import Batch, ShardLog
 from workbench.streams._metadata import MetaFile, ShardInfo, Snapshot, StreamMeta
@@ -401,68 +407,99 @@ class Stream:
 
         All rows are checked before any is written, so a bad row loses nothing and adds
         nothing. Rows are written in batches per shard, in frame order within each shard.
+        A frame's rows are sorted by shard before they become JSON: moving the typed columns
+        costs less than moving the documents, and the shards' chunks encode side by side.
         """
-        data, keys = frame_records(frame, partition_key)
-        meta = self._meta()
-        self._check_frame(data, keys, meta.max_record_size_kib * 1024)
-        self._now_ms()
-        summary: dict[str, dict] = {}
-        for start in range(0, len(data), _FRAME_CHUNK_ROWS):
-            self._put_arrays(
-                data.slice(start, _FRAME_CHUNK_ROWS), keys.slice(start, _FRAME_CHUNK_ROWS), summary
-            )
-        return {"Records": len(data), "Shards": summary}
-
-    def _check_frame(self, data: pa.Array, keys: pa.Array, max_bytes: int) -> None:
+        rows, keys = frame_rows(frame, partition_key)
+        total = len(keys)
         key_chars = pc.utf8_length(keys).to_numpy(zero_copy_only=False)
         for row in np.flatnonzero((key_chars < 1) | (key_chars > 256))[:1]:
             check_partition_key(keys[int(row)].as_py(), f"rows.{int(row)}.partitionKey")
+        max_bytes = self._meta().max_record_size_kib * 1024
+        hi, lo = md5_hash_keys(keys)
+        summary: dict[str, dict] = {}
+        checked = False
+        while len(keys):  # again for the rows of shards that closed meanwhile (resharding)
+            snapshot = self._snapshot()
+            shards = snapshot.open_shards
+            where = snapshot.router.shards_of(hi, lo)
+            order = np.argsort(where, kind="stable")
+            if len(shards) > 1:
+                rows, keys = gather(rows, order), keys.take(pa.array(order))
+                hi, lo = hi[order], lo[order]
+            chunks = _chunks(np.bincount(where, minlength=len(shards)).tolist())
+            documents = json_chunks(rows, [(start, count) for _, start, count in chunks])
+            if not checked:
+                for (_, start, count), data in zip(chunks, documents, strict=True):
+                    self._check_sizes(data, keys.slice(start, count), max_bytes, order[start:])
+                self._now_ms()
+                checked = True
+            refused = self._append_chunks(snapshot, keys, chunks, documents, summary)
+            if not refused:
+                break
+            again = np.concatenate([members for _, members in refused])
+            rows = pa.concat_arrays([data for data, _ in refused])
+            keys, hi, lo = keys.take(pa.array(again)), hi[again], lo[again]
+        return {"Records": total, "Shards": summary}
+
+    def _check_sizes(
+        self, data: pa.Array, keys: pa.Array, max_bytes: int, rows: np.ndarray
+    ) -> None:
+        """Each record within the size limit; ``rows`` numbers them in the frame."""
         sizes = pc.add(pc.binary_length(data), pc.binary_length(keys)).to_numpy(
             zero_copy_only=False
         )
-        for row in np.flatnonzero(sizes > max_bytes)[:1]:
+        for at in np.flatnonzero(sizes > max_bytes)[:1]:
             self._check_record(
-                data[int(row)].as_py().encode(),
-                keys[int(row)].as_py(),
+                data[int(at)].as_py().encode(),
+                keys[int(at)].as_py(),
                 max_bytes,
-                f"rows.{int(row)}.",
+                f"rows.{int(rows[at])}.",
             )
 
-    def _put_arrays(self, data: pa.Array, keys: pa.Array, summary: dict) -> None:
-        hi, lo = md5_hash_keys(keys)
-        while len(data):
-            snapshot = self._snapshot()
-            meta, shards = snapshot.meta, snapshot.open_shards
-            where = snapshot.router.shards_of(hi, lo)
-            order = np.argsort(where, kind="stable")
-            counts = np.bincount(where, minlength=len(shards))
-            if len(shards) > 1:
-                taken = pa.array(order)
-                data, keys, hi, lo = data.take(taken), keys.take(taken), hi[order], lo[order]
-            refused = []
-            start = 0
-            for position, count in enumerate(counts.tolist()):
-                if not count:
-                    continue
-                info = shards[position]
-                prefix = meta.prefix(info.index)
-                batch = arrow_batch(data.slice(start, count), keys.slice(start, count))
-                done = self._append(info, prefix, batch, self._clock.now_ms())
+    def _append_chunks(
+        self,
+        snapshot: Snapshot,
+        keys: pa.Array,
+        chunks: list[tuple[int, int, int]],
+        documents: list[pa.Array],
+        summary: dict[str, dict],
+    ) -> list[tuple[pa.Array, np.ndarray]]:
+        """Append each shard's chunks in order, the shards side by side (each has its own files
+        and lock), and count them in ``summary``; returns the chunks a shard refused because
+        it closed meanwhile, with their row numbers."""
+        by_shard: dict[int, list[tuple[int, int, pa.Array]]] = {}
+        for (position, start, count), data in zip(chunks, documents, strict=True):
+            by_shard.setdefault(position, []).append((start, count, data))
+
+        def append(position: int) -> list[tuple | None]:
+            info = snapshot.open_shards[position]
+            prefix = snapshot.meta.prefix(info.index)
+            return [
+                self._append(info, prefix, arrow_batch(data, keys.slice(start, count)), now_ms)
+                for start, count, data in by_shard[position]
+            ]
+
+        for position in by_shard:  # opened here, not by the threads racing to open them
+            self._log(snapshot.open_shards[position].index)
+        now_ms = self._clock.now_ms()
+        refused = []
+        for position, appended in zip(
+            by_shard, side_by_side(append, list(by_shard), len(keys)), strict=True
+        ):
+            info = snapshot.open_shards[position]
+            prefix = snapshot.meta.prefix(info.index)
+            for (start, count, data), done in zip(by_shard[position], appended, strict=True):
                 if done is None:
-                    refused.append(np.arange(start, start + count))
-                else:
-                    entry = summary.setdefault(info.id, {"Records": 0, "FirstSequenceNumber": None})
-                    entry["Records"] += count
-                    entry["FirstSequenceNumber"] = entry["FirstSequenceNumber"] or (
-                        sequence_number(prefix, done[0])
-                    )
-                    entry["LastSequenceNumber"] = sequence_number(prefix, done[0] + count - 1)
-                start += count
-            if not refused:
-                return
-            again = pa.array(np.concatenate(refused))
-            data, keys = data.take(again), keys.take(again)
-            hi, lo = hi[again.to_numpy()], lo[again.to_numpy()]
+                    refused.append((data, np.arange(start, start + count)))
+                    continue
+                entry = summary.setdefault(info.id, {"Records": 0, "FirstSequenceNumber": None})
+                entry["Records"] += count
+                entry["FirstSequenceNumber"] = entry["FirstSequenceNumber"] or (
+                    sequence_number(prefix, done[0])
+                )
+                entry["LastSequenceNumber"] = sequence_number(prefix, done[0] + count - 1)
+        return refused
 
     # -- iterators and reads -------------------------------------------------------------------
 
@@ -843,3 +880,15 @@ class Stream:
 def check_tag(key: object, value: object) -> None:
     check_length(key, "tags.key", 1, 128)
     check_length(value, "tags.value", 0, 256)
+
+
+def _chunks(counts: list[int]) -> list[tuple[int, int, int]]:
+    """(shard position, start, count) of the rows sorted by shard, in chunks of at most
+    _FRAME_CHUNK_ROWS: a segment's offsets are 32-bit, and each chunk is one append."""
+    chunks = []
+    start = 0
+    for position, count in enumerate(counts):
+        for offset in range(0, count, _FRAME_CHUNK_ROWS):
+            chunks.append((position, start + offset, min(_FRAME_CHUNK_ROWS, count - offset)))
+        start += count
+    return chunks
