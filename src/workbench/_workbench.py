@@ -72,7 +72,7 @@ class Workbench:
     def streams(self) -> Streams:
         """Kinesis Data Streams in this home (``<home>/streams/``); on a Kinesis endpoint
         instead (AWS itself, or ``$WORKBENCH_ENDPOINT_URL``) when ``$WORKBENCH_BACKEND=aws``."""
-        from workbench.server._remote import remote_streams_if_configured
+        from workbench.server._backend import remote_streams_if_configured
         from workbench.streams import Streams
 
         remote = remote_streams_if_configured()

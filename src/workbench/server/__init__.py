@@ -17,8 +17,32 @@ direction: the workbench's streams API on any Kinesis endpoint, AWS itself inclu
 ValidationException
 """
 
-from workbench.server._remote import RemoteStream, RemoteStreams
-from workbench.server._runner import DEFAULT_HOST, DEFAULT_PORT, Endpoint, make_app
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workbench.server._remote import RemoteStream, RemoteStreams
+    from workbench.server._runner import DEFAULT_HOST, DEFAULT_PORT, Endpoint, make_app
+
+# Loaded on first use: the server (uvicorn, starlette) and botocore weigh a fifth of a second
+# and tens of thousands of objects, which a workbench that never serves should not carry.
+_HOMES = {
+    "DEFAULT_HOST": "_runner",
+    "DEFAULT_PORT": "_runner",
+    "Endpoint": "_runner",
+    "make_app": "_runner",
+    "RemoteStream": "_remote",
+    "RemoteStreams": "_remote",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+
 
 __all__ = [
     "DEFAULT_HOST",

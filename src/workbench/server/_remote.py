@@ -26,24 +26,7 @@ from botocore.exceptions import ClientError
 
 from workbench import errors
 from workbench.clock import parse_instant
-
-BACKEND_ENV = "WORKBENCH_BACKEND"
-ENDPOINT_ENV = "WORKBENCH_ENDPOINT_URL"
-BACKENDS = ("embedded", "aws")
-
-
-def remote_streams_if_configured() -> RemoteStreams | None:
-    """``RemoteStreams`` when ``$WORKBENCH_BACKEND`` is ``aws``; None for the embedded engine.
-
-    >>> remote_streams_if_configured() is None  # $WORKBENCH_BACKEND unset
-    True
-    """
-    backend = os.environ.get(BACKEND_ENV, "embedded").strip().lower() or "embedded"
-    if backend not in BACKENDS:
-        raise errors.InvalidArgumentException(
-            f"{BACKEND_ENV}={backend!r}: use one of {', '.join(BACKENDS)}."
-        )
-    return RemoteStreams.from_environment() if backend == "aws" else None
+from workbench.server._backend import ENDPOINT_ENV
 
 
 def _translate(error: ClientError) -> errors.ServiceError:
