@@ -72,6 +72,7 @@ class VersionConflictEngineException(ServiceError):
 
 _BAD_NAME = re.compile(r'[\\/*?"<>| ,#:A-Z]')
 MAX_RESULT_WINDOW = 10_000
+_CHECKPOINT_MB = 64
 
 
 def validate_index_name(name: str) -> None:
@@ -132,6 +133,11 @@ class SearchIndices:
             ) from None
         # Dates without an offset are UTC, as in OpenSearch.
         self._con.execute("SET TimeZone = 'UTC'")
+        # DuckDB moves the write-ahead log into the file when it reaches this size, rewriting
+        # the index's newest row group each time: at DuckDB's 16 MB (about 45,000 documents of
+        # the lab) those rewrites were a sixth of bulk indexing; after a crash, the log is
+        # replayed when the index opens.
+        self._con.execute(f"SET checkpoint_threshold = '{_CHECKPOINT_MB}MB'")
         self._con.execute(
             # next_seq: the sequence number an index started at (homes written before __changes
             # noted every write kept it up to date).
