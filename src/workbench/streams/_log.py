@@ -81,8 +81,8 @@ def _segment_names(folder: Path) -> list[int]:
 class Batch:
     """Records ready to append: data and keys back to back, with offsets from 0.
 
-    Offsets are numpy arrays for frames, plain lists for the few records of a put, where
-    numpy's fixed cost per call would dominate.
+    Offsets are numpy arrays for frames and PutRecords, a plain list for PutRecord's one
+    record, where numpy's fixed cost per call would dominate.
     """
 
     data: bytes | memoryview | pa.Buffer
@@ -97,20 +97,6 @@ class Batch:
     @property
     def size(self) -> int:
         return int(self.data_offsets[-1]) + int(self.key_offsets[-1])
-
-    @classmethod
-    def of(cls, data: list[bytes], keys: list[str]) -> Batch:
-        data_offsets = list(itertools.accumulate(map(len, data), initial=0))
-        encoded = "".join(keys).encode()
-        chars = list(itertools.accumulate(map(len, keys), initial=0))
-        # UTF-8 is as long as the text only when every key is ASCII, the common case: then the
-        # keys need no encoding one by one.
-        key_offsets = (
-            chars
-            if chars[-1] == len(encoded)
-            else list(itertools.accumulate((len(k.encode()) for k in keys), initial=0))
-        )
-        return cls(b"".join(data), data_offsets, encoded, key_offsets)
 
 
 def _open_rw(path: Path) -> int:

@@ -2,8 +2,8 @@
 batches without copies, and what reads hand back.
 
 >>> import hashlib
->>> records, keys, size, hi, lo = plain_records([{"Data": b"x", "PartitionKey": "a"}], 1024)
->>> int(hi[0]) >> 56 == hashlib.md5(b"a").digest()[0]
+>>> entries = plain_records([{"Data": b"x", "PartitionKey": "a"}], 1024)
+>>> int(entries.hi[0]) >> 56 == hashlib.md5(b"a").digest()[0]
 True
 """
 
@@ -101,12 +101,45 @@ _DATA = operator.itemgetter("Data")
 _PARTITION_KEY = operator.itemgetter("PartitionKey")
 
 
-def plain_records(
-    records: Sequence, max_bytes: int
-) -> tuple[list[bytes], list[str], int, np.ndarray, np.ndarray] | None:
+@dataclass
+class PutEntries:
+    """The records of one PutRecords, checked: data, keys, their sizes in bytes and hash keys."""
+
+    datas: list[bytes]
+    keys: list[str]
+    data_sizes: np.ndarray
+    key_sizes: np.ndarray  # of the UTF-8 keys
+    hi: np.ndarray  # the hash keys' high halves
+    lo: np.ndarray
+
+    @property
+    def total(self) -> int:
+        return int(self.data_sizes.sum() + self.key_sizes.sum())
+
+    def shard_batches(self, order: np.ndarray, counts: list[int]) -> list[Batch]:
+        """A batch per count, of the entries ``order`` lists (sorted by shard), in that order:
+        the data and the keys joined once for all shards, each batch a view of its stretch."""
+        chosen = order.tolist()
+        data = memoryview(b"".join(map(self.datas.__getitem__, chosen)))
+        keys = memoryview("".join(map(self.keys.__getitem__, chosen)).encode())
+        data_offsets = np.zeros(len(chosen) + 1, dtype=np.int64)
+        np.cumsum(self.data_sizes[order], out=data_offsets[1:])
+        key_offsets = np.zeros(len(chosen) + 1, dtype=np.int64)
+        np.cumsum(self.key_sizes[order], out=key_offsets[1:])
+        batches = []
+        start = 0
+        for count in counts:
+            end = start + count
+            d, k = data_offsets[start : end + 1], key_offsets[start : end + 1]
+            batches.append(Batch(data[d[0] : d[-1]], d - d[0], keys[k[0] : k[-1]], k - k[0]))
+            start = end
+        return batches
+
+
+def plain_records(records: Sequence, max_bytes: int) -> PutEntries | None:
     """The fast path of PutRecords: bytes data and ASCII text keys, nothing else in an entry,
-    all within the limits, checked by whole-list operations. Returns the data, the keys, their
-    total size and the hash keys' halves; None sends the request to the careful path."""
+    all within the limits, checked by whole-list operations; None sends the request to the
+    careful path."""
     try:
         datas = list(map(_DATA, records))
         texts = list(map(_PARTITION_KEY, records))
@@ -117,18 +150,15 @@ def plain_records(
         set(map(len, records)) != {2}
         or set(map(type, datas)) != {bytes}
         or set(map(type, texts)) != {str}
+        or not "".join(texts).isascii()
     ):
         return None
-    chars = list(map(len, texts))
-    joined = "".join(texts)
-    if min(chars) < 1 or max(chars) > 256 or not joined.isascii():
+    data_sizes = np.array(list(map(len, datas)), dtype=np.int64)
+    key_sizes = np.array(list(map(len, texts)), dtype=np.int64)  # ASCII: bytes are characters
+    if key_sizes.min() < 1 or key_sizes.max() > 256 or (data_sizes + key_sizes).max() > max_bytes:
         return None
-    if max(map(operator.add, map(len, datas), chars)) > max_bytes:
-        return None
-    digests = md5_digests(texts)
-    halves = np.frombuffer(digests, dtype=">u8").reshape(-1, 2).astype(np.uint64)
-    total = sum(map(len, datas)) + len(joined)
-    return datas, texts, total, halves[:, 0], halves[:, 1]
+    halves = np.frombuffer(md5_digests(texts), dtype=">u8").reshape(-1, 2).astype(np.uint64)
+    return PutEntries(datas, texts, data_sizes, key_sizes, halves[:, 0], halves[:, 1])
 
 
 def arrow_batch(data: pa.Array, keys: pa.Array) -> Batch:

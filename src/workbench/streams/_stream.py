@@ -46,6 +46,7 @@ from workbench.streams._log import Batch, ShardLog
 from workbench.streams._metadata import MetaFile, ShardInfo, Snapshot, StreamMeta
 from workbench.streams._records import (
     ArrowRecords,
+    PutEntries,
     PutRecordsAnswer,
     ShardRun,
     arrow_batch,
@@ -340,8 +341,8 @@ class Stream:
             raise invalid(f"[{len(records)} records]", "records", f"have length {bound}")
         meta = self._meta()
         max_bytes = meta.max_record_size_kib * 1024
-        checked = plain_records(records, max_bytes)
-        datas, keys, total, hi, lo = checked or self._checked_records(records, max_bytes)
+        entries = plain_records(records, max_bytes) or self._checked_records(records, max_bytes)
+        total = entries.total
         if total > PUT_RECORDS_MAX_BYTES:
             raise InvalidArgumentException(
                 f"Records size exceeds 5 MB limit: the request holds {total} bytes of data and "
@@ -353,21 +354,19 @@ class Stream:
         while len(pending):
             snapshot = self._snapshot()
             meta, shards = snapshot.meta, snapshot.open_shards
-            where = snapshot.router.shards_of(hi[pending], lo[pending])
+            where = snapshot.router.shards_of(entries.hi[pending], entries.lo[pending])
             order = pending[np.argsort(where, kind="stable")]
             counts = np.bincount(where, minlength=len(shards)).tolist()
             refused = []
             start = 0
-            for position, count in enumerate(counts):
+            for position, batch in enumerate(entries.shard_batches(order, counts)):
+                count = counts[position]
                 if not count:
                     continue
                 members = order[start : start + count].tolist()
                 start += count
                 info = shards[position]
                 prefix = meta.prefix(info.index)
-                batch = Batch.of(
-                    list(map(datas.__getitem__, members)), list(map(keys.__getitem__, members))
-                )
                 done = self._append(info, prefix, batch, now_ms, as_text)
                 if done is None:
                     refused.extend(members)
@@ -376,9 +375,7 @@ class Stream:
             pending = np.array(refused, dtype=np.int64)
         return PutRecordsAnswer(len(records), runs)
 
-    def _checked_records(
-        self, records: Sequence, max_bytes: int
-    ) -> tuple[list[bytes], list[str], int, np.ndarray, np.ndarray]:
+    def _checked_records(self, records: Sequence, max_bytes: int) -> PutEntries:
         """Each record checked on its own, so the error names the first bad one."""
         datas: list[bytes] = []
         keys: list[str] = []
@@ -397,8 +394,13 @@ class Stream:
             )
             datas.append(data)
             keys.append(key)
-        total = sum(map(len, datas)) + len("".join(keys).encode())
-        return datas, keys, total, *split_hash_keys(hash_keys)
+        return PutEntries(
+            datas,
+            keys,
+            np.array([len(d) for d in datas], dtype=np.int64),
+            np.array([len(k.encode()) for k in keys], dtype=np.int64),
+            *split_hash_keys(hash_keys),
+        )
 
     def put_frame(self, frame: object, partition_key: PartitionKey = None) -> dict:
         """Put every row of a polars/pandas frame, Arrow table or iterable of dicts as one JSON
