@@ -58,7 +58,6 @@ _ZERO_OFFSET = np.zeros(1, dtype="<i4").tobytes()
 _EMPTY = pa.py_buffer(b"")
 # Below these many records plain Python beats numpy's fixed cost per call.
 _FEW = 16
-_MANY = 4096
 
 
 _MAX_WRITERS = 32
@@ -272,11 +271,10 @@ class ShardLog:
         now_ms: int,
         prefix: str,
         may_write: Callable[[], bool] = lambda: True,
-        as_text: bool = True,
     ) -> tuple[int, int, list[str] | np.ndarray] | None:
         """Append ``batch``; returns (position of its first record, arrival ms, its sequence
-        numbers as written: text when ``as_text`` and the batch is small enough to make them
-        one by one, else a (count, 56) array of ASCII digits), or None when ``may_write``
+        numbers as written: text for a batch small enough to make them one by one, else a
+        (count, 56) array of ASCII digits), or None when ``may_write``
         (asked with the lock held) says the shard no longer takes records."""
         self._mutex.acquire()
         lock = self._lock_fd if self._lock_fd is not None else self._open_lock()
@@ -296,7 +294,7 @@ class ShardLog:
                 tail = self._tail = self._create_segment(tail.base + tail.count)
             position = tail.base + tail.count
             arrival = max(now_ms, tail.last_ts)
-            numbers = self._write(tail, batch, arrival, prefix, position, as_text)
+            numbers = self._write(tail, batch, arrival, prefix, position)
             return position, arrival, numbers
         finally:
             self._used = next(_TICKS)
@@ -304,7 +302,7 @@ class ShardLog:
             self._mutex.release()
 
     def _write(
-        self, tail: _Tail, batch: Batch, arrival: int, prefix: str, position: int, as_text: bool
+        self, tail: _Tail, batch: Batch, arrival: int, prefix: str, position: int
     ) -> list[str] | np.ndarray:
         n, count, fds = tail.count, batch.count, tail.fds
         if count > _FEW:
@@ -314,7 +312,7 @@ class ShardLog:
             data_off = array("i", [o + tail.data_end for o in batch.data_offsets[1:]])
             key_off = array("i", [o + tail.key_end for o in batch.key_offsets[1:]])
         stamps = arrival.to_bytes(8, "little", signed=True) * count
-        if count > _MANY or not as_text:
+        if count > _FEW:
             numbers = seq = sequence_bytes(prefix, position, count)
         else:
             numbers = sequence_numbers(prefix, position, count)

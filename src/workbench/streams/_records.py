@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from workbench.streams._log import COLUMNS, Batch
 from workbench.streams._routing import md5_digests
-from workbench.streams._sequence import SEQUENCE_WIDTH, sequence_numbers
+from workbench.streams._sequence import SEQUENCE_WIDTH, sequence_texts
 
 
 @dataclass
@@ -72,15 +72,18 @@ class PutRecordsAnswer:
 
     def as_dict(self) -> dict:
         answers: list[dict] = []
-        answered: list[int] = []
         for run in self.runs:
             shard = run.shard_id
             numbers = run.numbers
             if not isinstance(numbers, list):
-                numbers = sequence_numbers(run.prefix, run.first, len(run.members))
+                numbers = sequence_texts(numbers)
             answers += [{"ShardId": shard, "SequenceNumber": n} for n in numbers]
-            answered += run.members
-        records = list(map(answers.__getitem__, np.argsort(answered).tolist()))
+        # The runs' members are a permutation of the request: each answer's place is its
+        # inverse, a scatter rather than a sort.
+        answered = np.concatenate([run.members for run in self.runs])
+        place = np.empty(len(answered), dtype=np.intp)
+        place[answered] = np.arange(len(answered))
+        records = list(map(answers.__getitem__, place.tolist()))
         return {"FailedRecordCount": 0, "Records": records, "EncryptionType": "NONE"}
 
     def columns(self) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -143,18 +146,16 @@ def plain_records(records: Sequence, max_bytes: int) -> PutEntries | None:
     try:
         datas = list(map(_DATA, records))
         texts = list(map(_PARTITION_KEY, records))
+        ascii_keys = "".join(texts).isascii()  # join takes nothing but text
     except (TypeError, KeyError):
         return None
-    # Entries of exactly two fields hold no ExplicitHashKey to look at one by one.
-    if (
-        set(map(len, records)) != {2}
-        or set(map(type, datas)) != {bytes}
-        or set(map(type, texts)) != {str}
-        or not "".join(texts).isascii()
-    ):
+    # Every entry has the two fields; two in all for each means none holds an ExplicitHashKey.
+    if sum(map(len, records)) != 2 * len(records) or set(map(type, datas)) != {bytes}:
         return None
-    data_sizes = np.array(list(map(len, datas)), dtype=np.int64)
-    key_sizes = np.array(list(map(len, texts)), dtype=np.int64)  # ASCII: bytes are characters
+    if not ascii_keys:
+        return None
+    data_sizes = np.fromiter(map(len, datas), dtype=np.int64, count=len(datas))
+    key_sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))  # ASCII
     if key_sizes.min() < 1 or key_sizes.max() > 256 or (data_sizes + key_sizes).max() > max_bytes:
         return None
     halves = np.frombuffer(md5_digests(texts), dtype=">u8").reshape(-1, 2).astype(np.uint64)

@@ -92,6 +92,20 @@ def sequence_bytes(prefix: str, start: int, count: int) -> np.ndarray:
     return out
 
 
+def sequence_texts(digits: np.ndarray) -> list[str]:
+    """Rows of ASCII digits (as :func:`sequence_bytes` makes them) as strings, split out of one
+    text by a single C call rather than formatted one by one.
+
+    >>> prefix = sequence_prefix(1767225600000, 1)
+    >>> sequence_texts(sequence_bytes(prefix, 9, 2)) == sequence_numbers(prefix, 9, 2)
+    True
+    """
+    spaced = np.empty((len(digits), digits.shape[1] + 1), dtype=np.uint8)
+    spaced[:, :-1] = digits
+    spaced[:, -1] = ord(" ")
+    return spaced.tobytes().decode("ascii").split(" ")[:-1]  # the last space leaves ""
+
+
 def parse_sequence_number(text: object, field: str = "StartingSequenceNumber") -> tuple:
     """(stream creation ms, shard index, position) of a sequence number; ValidationException
     for what is not a number, InvalidArgumentException for one this workbench never issued."""

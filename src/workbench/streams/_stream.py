@@ -269,13 +269,11 @@ class Stream:
                 f"exceeds the maximum record size of {max_bytes} bytes for stream {self.name}."
             )
 
-    def _append(
-        self, info: ShardInfo, prefix: str, batch: Batch, now_ms: int, as_text: bool = True
-    ) -> tuple | None:
+    def _append(self, info: ShardInfo, prefix: str, batch: Batch, now_ms: int) -> tuple | None:
         def still_open() -> bool:
             return info.index in self._snapshot().open_indices
 
-        return self._log(info.index).append(batch, now_ms, prefix, still_open, as_text)
+        return self._log(info.index).append(batch, now_ms, prefix, still_open)
 
     def _now_ms(self) -> int:
         """The clock's time, trimming expired data first when it was not done for a while."""
@@ -326,14 +324,14 @@ class Stream:
 
     def put_records(self, records: Sequence[dict]) -> dict:
         """PutRecords: up to 500 records and 5 MiB in one call; per-record results in order."""
-        return self._put_records(records, as_text=True).as_dict()
+        return self._put_records(records).as_dict()
 
     def put_records_answer(self, records: Sequence[dict]) -> PutRecordsAnswer:
         """PutRecords answering column-wise (shard and sequence number of each record as
         arrays), for a server that writes the answer out without a dict per record."""
-        return self._put_records(records, as_text=False)
+        return self._put_records(records)
 
-    def _put_records(self, records: Sequence[dict], as_text: bool) -> PutRecordsAnswer:
+    def _put_records(self, records: Sequence[dict]) -> PutRecordsAnswer:
         if not isinstance(records, Sequence) or isinstance(records, str | bytes):
             raise invalid(type(records).__name__, "records", "be a list of records")
         if not 1 <= len(records) <= PUT_RECORDS_MAX:
@@ -363,16 +361,16 @@ class Stream:
                 count = counts[position]
                 if not count:
                     continue
-                members = order[start : start + count].tolist()
+                members = order[start : start + count]
                 start += count
                 info = shards[position]
                 prefix = meta.prefix(info.index)
-                done = self._append(info, prefix, batch, now_ms, as_text)
+                done = self._append(info, prefix, batch, now_ms)
                 if done is None:
-                    refused.extend(members)
+                    refused.append(members)
                 else:
                     runs.append(ShardRun(info.id, prefix, done[0], members, done[2]))
-            pending = np.array(refused, dtype=np.int64)
+            pending = np.concatenate(refused) if refused else order[:0]
         return PutRecordsAnswer(len(records), runs)
 
     def _checked_records(self, records: Sequence, max_bytes: int) -> PutEntries:
