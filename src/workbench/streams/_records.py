@@ -71,19 +71,12 @@ class PutRecordsAnswer:
         self.runs = runs
 
     def as_dict(self) -> dict:
-        answers: list[dict] = []
-        for run in self.runs:
-            shard = run.shard_id
-            numbers = run.numbers
-            if not isinstance(numbers, list):
-                numbers = sequence_texts(numbers)
-            answers += [{"ShardId": shard, "SequenceNumber": n} for n in numbers]
-        # The runs' members are a permutation of the request: each answer's place is its
-        # inverse, a scatter rather than a sort.
-        answered = np.concatenate([run.members for run in self.runs])
-        place = np.empty(len(answered), dtype=np.intp)
-        place[answered] = np.arange(len(answered))
-        records = list(map(answers.__getitem__, place.tolist()))
+        shard_ids, shard_of, digits = self.columns()
+        shards = list(map(shard_ids.__getitem__, shard_of.tolist()))
+        records = [
+            {"ShardId": shard, "SequenceNumber": number}
+            for shard, number in zip(shards, sequence_texts(digits), strict=True)
+        ]
         return {"FailedRecordCount": 0, "Records": records, "EncryptionType": "NONE"}
 
     def columns(self) -> tuple[list[str], np.ndarray, np.ndarray]:

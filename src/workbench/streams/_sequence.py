@@ -70,7 +70,7 @@ def sequence_bytes(prefix: str, start: int, count: int) -> np.ndarray:
     >>> all(
     ...     sequence_bytes(prefix, start, n).tobytes().decode()
     ...     == "".join(sequence_numbers(prefix, start, n))
-    ...     for start, n in [(9999, 2), (0, 1), (12_345_678, 30_000), (10**18 - 3, 5)]
+    ...     for start, n in [(9999, 2), (0, 1), (5, 9995), (12_345_678, 30_000), (10**18 - 3, 5)]
     ... )
     True
     """
@@ -83,6 +83,10 @@ def sequence_bytes(prefix: str, start: int, count: int) -> np.ndarray:
         varying += 1
     head = SEQUENCE_WIDTH - 4 * varying
     out[:, :head] = np.frombuffer(sequence_number(prefix, start)[:head].encode(), dtype=np.uint8)
+    if varying == 1:  # the usual batch: its last four digits are consecutive entries of the table
+        first = start % _GROUP
+        out[:, head:] = _DIGIT_GROUPS[first : first + count].view(np.uint8).reshape(count, 4)
+        return out
     rest = np.arange(start, start + count, dtype=np.uint64)
     groups = np.empty((count, varying), dtype="<u4")
     for column in range(varying - 1, -1, -1):
