@@ -308,15 +308,13 @@ class ShardLog:
         if count > _FEW:
             data_off = (np.asarray(batch.data_offsets[1:]) + tail.data_end).astype("<i4")
             key_off = (np.asarray(batch.key_offsets[1:]) + tail.key_end).astype("<i4")
+            numbers = seq = sequence_bytes(prefix, position, count)
         else:
             data_off = array("i", [o + tail.data_end for o in batch.data_offsets[1:]])
             key_off = array("i", [o + tail.key_end for o in batch.key_offsets[1:]])
-        stamps = arrival.to_bytes(8, "little", signed=True) * count
-        if count > _FEW:
-            numbers = seq = sequence_bytes(prefix, position, count)
-        else:
             numbers = sequence_numbers(prefix, position, count)
             seq = "".join(numbers).encode()
+        stamps = arrival.to_bytes(8, "little", signed=True) * count
         os.pwrite(fds["data"], batch.data, tail.data_end)
         os.pwrite(fds["key"], batch.keys, tail.key_end)
         os.pwrite(fds["data.off"], data_off, (n + 1) * 4)

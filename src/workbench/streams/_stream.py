@@ -472,23 +472,25 @@ class Stream:
         for (position, start, count), data in zip(chunks, documents, strict=True):
             by_shard.setdefault(position, []).append((start, count, data))
 
-        def append(position: int) -> list[tuple | None]:
+        targets = {}
+        for position in by_shard:
             info = snapshot.open_shards[position]
-            prefix = snapshot.meta.prefix(info.index)
+            self._log(info.index)  # opened here, not by the threads racing to open it
+            targets[position] = info, snapshot.meta.prefix(info.index)
+
+        def append(position: int) -> list[tuple | None]:
+            info, prefix = targets[position]
             return [
                 self._append(info, prefix, arrow_batch(data, keys.slice(start, count)), now_ms)
                 for start, count, data in by_shard[position]
             ]
 
-        for position in by_shard:  # opened here, not by the threads racing to open them
-            self._log(snapshot.open_shards[position].index)
         now_ms = self._clock.now_ms()
         refused = []
         for position, appended in zip(
             by_shard, side_by_side(append, list(by_shard), len(keys)), strict=True
         ):
-            info = snapshot.open_shards[position]
-            prefix = snapshot.meta.prefix(info.index)
+            info, prefix = targets[position]
             for (start, count, data), done in zip(by_shard[position], appended, strict=True):
                 if done is None:
                     refused.append((data, np.arange(start, start + count)))
