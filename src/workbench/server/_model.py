@@ -29,7 +29,8 @@ from functools import cache, partial
 from operator import itemgetter
 from typing import Any
 
-import polars as pl
+import numpy as np
+import pybase64
 from botocore.loaders import Loader
 
 from workbench.errors import SerializationException, ValidationException
@@ -74,6 +75,7 @@ def _camel(name: str) -> str:
 
 
 _strict_base64 = partial(binascii.a2b_base64, strict_mode=True)
+_PAD, _ZERO_DIGIT = ord("="), ord("A")
 
 
 def _decode_base64(value: Any) -> bytes:
@@ -242,7 +244,7 @@ def _fast(model: ServiceModel, shape_name: str) -> Callable[[Any], Any]:
 
 # A list of structures (PutRecords' records, PutRecordBatch's) is checked column by column:
 # one member of every entry at once, with whole-list operations (types as a set, lengths by
-# min/max, base64 by one map) instead of hundreds of small Python steps per entry.
+# min/max, base64 by one decode) instead of hundreds of small Python steps per entry.
 @cache
 def _columns(model: ServiceModel, shape_name: str) -> Callable[[list], list]:
     shape = model.shapes[shape_name]
@@ -317,13 +319,31 @@ def _column(model: ServiceModel, shape_name: str) -> Callable[[list], list]:
 
 
 def _decode_base64_column(texts: list[str]) -> list[bytes]:
-    # polars decodes a whole column in Rust, twice binascii's pace one text at a time. It takes
-    # canonical padded base64 only, a subset of what binascii's strict mode takes (not leftover
-    # bits, as in "QR=="), decoded alike: whatever it refuses, binascii judges.
+    # One SIMD decode of the whole column (pybase64) costs less than a call per text: the texts
+    # are joined with their padding turned into zero digits, and each one's bytes are cut out
+    # of the result without the padding's. Only texts of whole groups of four can be joined
+    # (their groups stay aligned); pybase64 refuses any other padding and any other character,
+    # and binascii, text by text, judges whatever the joined decode could not take.
     try:
-        return pl.Series(texts, dtype=pl.String).str.decode("base64").to_list()
-    except pl.exceptions.ComputeError:
-        pass
+        joined = np.frombuffer("".join(texts).encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError:
+        joined = None
+    sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    if joined is not None and sizes.min() > 0 and not (sizes % 4).any():
+        ends = np.cumsum(sizes)
+        last = joined[ends - 1] == _PAD
+        second = last & (joined[ends - 2] == _PAD)
+        digits = joined.copy()
+        digits[ends[last] - 1] = _ZERO_DIGIT
+        digits[ends[second] - 2] = _ZERO_DIGIT
+        try:
+            decoded = pybase64.b64decode(digits, validate=True)
+        except binascii.Error:
+            pass
+        else:
+            starts = ((ends - sizes) // 4 * 3).tolist()
+            stops = (ends // 4 * 3 - last - second).tolist()
+            return [decoded[start:stop] for start, stop in zip(starts, stops, strict=True)]
     try:
         # A keyword in the call itself: through functools.partial it costs a third more.
         return [binascii.a2b_base64(text, strict_mode=True) for text in texts]
