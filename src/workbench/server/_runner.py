@@ -106,6 +106,8 @@ class Endpoint:
             # boto3 keeps connections open between calls; keep them long enough to be reused.
             timeout_keep_alive=30,
             lifespan="off",
+            # Nothing reads the client's address, so X-Forwarded-For need not be applied to it.
+            proxy_headers=False,
             timeout_graceful_shutdown=5,
         )
 
