@@ -4,8 +4,9 @@ import base64
 import binascii
 import copy
 
+import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from workbench.errors import SerializationException, ValidationException
@@ -164,9 +165,9 @@ def test_any_json_body_is_accepted_or_refused_with_an_aws_error(operation, body)
         assert error.message
 
 
-# PutRecords' records are checked column by column when they look alike, entry by entry
-# otherwise; either way the outcome is AWS's: blobs decoded as strict base64 (bytes as CBOR
-# carries them), or the first malformed base64 refused, or every broken constraint listed.
+# PutRecords' records go through the one-pass check when it takes them, the full walk otherwise;
+# either way the outcome is AWS's: blobs decoded as strict base64 (bytes as CBOR carries them),
+# or the first malformed base64 refused, or every broken constraint listed.
 _BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 valid_base64 = st.binary(max_size=24).map(lambda raw: base64.b64encode(raw).decode())
 # Text that only a lenient decoder would take: base64 with one stray character in it.
@@ -253,6 +254,17 @@ def test_records_come_out_decoded_or_refused_as_aws_would(entries):
             assert error.message.startswith(f"{len(broken)} validation {noun} detected: ")
             listed = [part.split("'")[3] for part in error.message.split("; ")]
             assert listed == broken[:10]
+
+
+@settings(max_examples=300, deadline=None)
+@given(entries=records)
+def test_a_json_body_checked_in_one_pass_comes_out_as_its_parsed_dicts(entries):
+    assume(all(isinstance(entry["Data"], str) for entry in entries))
+    body = orjson.dumps({"StreamName": "s", "Records": entries})
+    decoded = KINESIS.decode_json("PutRecords", body)
+    expected, _ = _expected_records(entries)
+    if decoded is not None:  # else the full walk decides, as the test above checks
+        assert decoded == {"StreamName": "s", "Records": expected}
 
 
 def test_records_of_one_shape_and_of_mixed_shapes_parse_alike():

@@ -211,7 +211,7 @@ def build_app(
             service, operation = _target(headers.get("x-amz-target"), by_prefix)
             body = await _read_body(receive, headers.get("content-length"), max_body)
             auth.verify("POST", url, headers, body)
-            params = service.model.parse(operation, _object(codec.decode(body)))
+            params = _params(service.model, operation, codec, body)
             handler = service.handlers[operation]
             if quick_on_loop and operation in service.quick:
                 # Sending it to a worker thread and back would cost two thread wake-ups (more
@@ -250,6 +250,16 @@ def close_event_streams(app: App) -> None:
     """End every open event stream (SubscribeToShard) of ``app``."""
     for stream in list(app.event_streams):
         stream.close()
+
+
+def _params(model: ServiceModel, operation: str, codec: Any, body: bytes) -> dict[str, Any]:
+    # A valid JSON body is decoded and checked in one pass; any other is decoded first, so that
+    # the codec's errors and then the model's name what is wrong with it.
+    if codec is JSON:
+        params = model.decode_json(operation, body)
+        if params is not None:
+            return params
+    return model.parse(operation, _object(codec.decode(body)))
 
 
 def _object(body: Any) -> dict:
