@@ -101,6 +101,9 @@ class MetaFile:
         self._stamp: tuple | None = None
         self.snapshot: Snapshot | None = None
 
+    def exists(self) -> bool:
+        return os.path.exists(self._path)
+
     def load(self) -> Snapshot | None:
         """The current metadata (None once the stream is deleted)."""
         try:

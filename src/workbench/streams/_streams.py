@@ -127,6 +127,11 @@ class Streams(ConsumerAPI):
 
     def stream(self, name: str) -> Stream:
         """The stream called ``name`` (or given by its ARN); ResourceNotFoundException if none."""
+        # Every request names its stream: one open under that very name (checked when it
+        # opened) is only checked to still exist, without checking the name and making paths.
+        stream = self._open.get(name)
+        if stream is not None and stream._meta_file.exists():
+            return stream
         folder = self._folder(name)
         name = folder.name
         stream = self._open.get(name)
