@@ -1,6 +1,7 @@
 """Event source mappings against AWS Lambda's documented Kinesis behaviour."""
 
 import base64
+import gc
 import json
 import os
 import threading
@@ -288,6 +289,35 @@ def test_environment_is_set_during_the_invocation_only(make_stream):
     mapping.poll(until_caught_up=True)
     assert seen == {"index": "shop", "remaining": 5000}
     assert "ES_INDEX" not in os.environ
+
+
+def test_objects_made_before_an_invocation_are_frozen_during_it_only(make_stream):
+    wb, _ = make_stream(3)
+    frozen_during = []
+
+    def handler(event, context):
+        frozen_during.append(gc.get_freeze_count() > 0)
+
+    mapping = wb.functions.create_event_source_mapping(
+        handler, "retail-trans", starting_position="TRIM_HORIZON", batch_size=1
+    )
+    mapping.poll(until_caught_up=True)
+    assert frozen_during == [True] * 3
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_process_that_froze_objects_itself_keeps_them_frozen(make_stream):
+    wb, _ = make_stream(1)
+    mine = []
+    gc.freeze()
+    try:
+        mapping = wb.functions.create_event_source_mapping(
+            Recorder(), "retail-trans", function_name="f", starting_position="TRIM_HORIZON"
+        )
+        mapping.poll(until_caught_up=True)
+        assert not any(o is mine for o in gc.get_objects())  # collectable objects only
+    finally:
+        gc.unfreeze()
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ a restart resumes where the last successful batch ended.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import threading
 import traceback
@@ -35,6 +36,38 @@ Destination = Callable[[dict], object]
 _ENVIRONMENT_LOCK = threading.Lock()
 # Shards whose batches run at once (each shard has at most one batch in flight).
 _CONCURRENT_SHARDS = 8
+
+
+class _OwnHeap:
+    """While any invocation runs, the objects that existed before it are frozen (``gc.freeze``):
+    the collector's full collections then look only at what invocations make, as in a function's
+    own process on AWS. Each full collection otherwise walked the whole notebook's heap (over
+    100,000 objects from polars, DuckDB and pyarrow alone), a sixth of the time of indexing a
+    stream at a thousand records a batch. Unfrozen when the last invocation ends, so what became
+    garbage meanwhile is collected as before; a process that froze objects itself keeps them
+    frozen and is left alone."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._froze = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if not self._running:
+                self._froze = not gc.get_freeze_count()
+                if self._froze:
+                    gc.freeze()
+            self._running += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            self._running -= 1
+            if not self._running and self._froze:
+                gc.unfreeze()
+
+
+_OWN_HEAP = _OwnHeap()  # one per process, as the collector is
 
 
 class _Stopped(Exception):
@@ -294,6 +327,10 @@ class EventSourceMapping:
 
     def _invoke(self, records: pa.Table, shard_id: str) -> int | None:
         """Call the handler once; the index of the first failed record, or None for success."""
+        with _OWN_HEAP:
+            return self._invoke_once(records, shard_id)
+
+    def _invoke_once(self, records: pa.Table, shard_id: str) -> int | None:
         event = kinesis_event(records, shard_id, self.stream.arn)
         context = LambdaContext(self.function_name, self.clock, self.timeout)
         self._count(invocations=1)
