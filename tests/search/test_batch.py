@@ -53,8 +53,9 @@ documents = st.lists(
 unusual = st.sampled_from(
     [
         ("n", "12"), ("n", 7.9), ("n", True), ("n", "many"), ("n", [1, 2]),
-        ("x", "2.5"), ("x", False), ("ok", "true"), ("ok", 1), ("name", 12),
-        ("name", {"a": 1}), ("when", "2026-03-01"), ("when", "2026-03-01T10:00:00+02:00"),
+        ("x", "2.5"), ("x", False), ("ok", "true"), ("ok", 1), ("ok", 0.0), ("name", 12),
+        ("name", True), ("name", 2.5), ("name", {"a": 1}), ("code", ["a"]), ("when", False),
+        ("when", "2026-03-01"), ("when", "2026-03-01T10:00:00+02:00"),
         ("when", 1772359200000), ("when", "2026-02-30T00:00:00Z"), ("when", "soon"),
         ("place", "Lyon"),
     ]

@@ -32,13 +32,16 @@ from workbench._sql import identifier, literal
 # whole seconds): what the lab's function writes. Other forms go through DuckDB.
 _PLAIN_DATE = r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 _NO_VALUE = type(None)
-_TYPED: dict[str, tuple[set[type], pl.DataType]] = {
+# Each field type's column, and the Python types its values may have where polars' strict
+# construction takes more (booleans as numbers); boolean and string columns refuse every other
+# type themselves, so their values are not looked at one by one.
+_TYPED: dict[str, tuple[set[type] | None, pl.DataType]] = {
     "long": ({int, _NO_VALUE}, pl.Int64()),
     "double": ({int, float, _NO_VALUE}, pl.Float64()),
-    "boolean": ({bool, _NO_VALUE}, pl.Boolean()),
-    "text": ({str, _NO_VALUE}, pl.String()),
-    "keyword": ({str, _NO_VALUE}, pl.String()),
-    "date": ({str, _NO_VALUE}, pl.String()),
+    "boolean": (None, pl.Boolean()),
+    "text": (None, pl.String()),
+    "keyword": (None, pl.String()),
+    "date": (None, pl.String()),
 }
 
 
@@ -80,7 +83,7 @@ class Batch:
         else:
             values = list(map(dict.get, self.documents, repeat(field)))
         allowed, dtype = _TYPED[field_type]
-        if not allowed.issuperset(map(type, values)):
+        if allowed is not None and not allowed.issuperset(map(type, values)):
             raise _NotTyped(field)
         try:
             series = pl.Series(field, values, dtype=dtype, strict=True)
