@@ -34,7 +34,7 @@ class ActionRequestValidationException(ServiceError):
 
 def _parse_bulk(body: str | bytes | list) -> list[dict]:
     if isinstance(body, list):
-        if not any(map(isinstance, body, repeat((str, bytes)))):
+        if all(map(isinstance, body, repeat(dict))):
             return body  # already parsed, as the lab's function hands it over
         return [orjson.loads(x) if isinstance(x, (str, bytes)) else x for x in body]
     lines = [line for line in (body.decode() if isinstance(body, bytes) else body).splitlines()]
@@ -44,11 +44,11 @@ def _parse_bulk(body: str | bytes | list) -> list[dict]:
         raise ActionRequestValidationException(f"Malformed bulk body: {error}") from None
 
 
-def _single_run(lines: list, index: str | None) -> tuple[tuple[str, str], list] | None:
-    """``(action, index)`` and the ``(_id, source)`` pairs when a bulk body is one run of
-    ``index`` (or of ``create``) actions with ids on one index, the body the lab's function
-    sends; None for any other body. Found with builtins mapped over the lines, so a bulk
-    request of a thousand documents runs no Python code per document here."""
+def _single_run(lines: list, index: str | None) -> tuple[str, str, list, list] | None:
+    """The action (``index`` or ``create``), the index, the ``_id`` and the sources when a bulk
+    body is one run of such actions with ids on one index, the body the lab's function sends;
+    None for any other body. Found with builtins mapped over the lines, so a bulk request of a
+    thousand documents runs no Python code per document here."""
     actions, sources = lines[::2], lines[1::2]
     if (
         len(actions) != len(sources)
@@ -56,10 +56,11 @@ def _single_run(lines: list, index: str | None) -> tuple[tuple[str, str], list] 
         or set(map(len, actions)) != {1}
     ):
         return None
-    kinds = set(map(next, map(iter, actions)))
-    if len(kinds) != 1 or not kinds <= {"index", "create"}:
+    (action,) = actions[0]
+    if action not in ("index", "create") or not all(
+        map(dict.__contains__, actions, repeat(action))
+    ):
         return None
-    (action,) = kinds
     metas = list(map(itemgetter(action), actions))
     if not all(map(isinstance, metas, repeat(dict))) or not all(
         map(dict.__contains__, metas, repeat("_id"))
@@ -69,9 +70,10 @@ def _single_run(lines: list, index: str | None) -> tuple[tuple[str, str], list] 
     if len(targets) != 1 or None in targets:
         return None
     (target,) = targets
-    return (action, target), list(
-        zip(map(str, map(itemgetter("_id"), metas)), sources, strict=True)
-    )
+    ids = list(map(itemgetter("_id"), metas))
+    if not all(map(isinstance, ids, repeat(str))):
+        ids = list(map(str, ids))
+    return action, target, ids, sources
 
 
 class _Indices:
@@ -165,7 +167,9 @@ class SearchClient:
         position = 0
         single = _single_run(lines, index)
         if single is not None:  # the whole body is one run: the loop below has nothing to do
-            run_key, run = single
+            action, target, ids, sources = single
+            create_only = action == "create"
+            settle(action, self._store.index_batch(target, ids, sources, create_only=create_only))
             position = len(lines)
         while position < len(lines):
             ((action, meta),) = lines[position].items()

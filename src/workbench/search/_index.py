@@ -294,26 +294,35 @@ class SearchIndices:
         alone, with a ``mapper_parsing_exception`` item; the others are indexed.
         """
         pairs = documents if isinstance(documents, list) else list(documents)
-        docs = list(map(itemgetter(1), pairs))
+        ids, docs = list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs))
+        return self.index_batch(index, ids, docs, create_only=create_only)
+
+    def index_batch(
+        self, index: str, ids: list[str], docs: list, *, create_only: bool = False
+    ) -> list[dict]:
+        """:meth:`index_documents` of ``docs`` with the ``_id`` of the same position in ``ids``:
+        the two lists a bulk request holds, indexed without pairing them up."""
         refusals: dict[int, dict] = {}  # by position: the documents that are not JSON objects
         if not all(map(isinstance, docs, repeat(dict))):
-            for position, (doc_id, document) in enumerate(pairs):
+            for position, (doc_id, document) in enumerate(zip(ids, docs, strict=True)):
                 if not isinstance(document, dict):
                     reason = f"failed to parse: the document [{doc_id}] is not a JSON object"
-                    refusals[position] = _item(index, doc_id, 400, MapperParsingException(reason))
-            pairs = [pair for pair in pairs if isinstance(pair[1], dict)]
-            docs = list(map(itemgetter(1), pairs))
-        ids = list(map(itemgetter(0), pairs))
+                    refusals[position] = _item(index, doc_id, MapperParsingException(reason))
+            kept = [p for p, document in enumerate(docs) if isinstance(document, dict)]
+            ids, docs = [ids[p] for p in kept], [docs[p] for p in kept]
         with self._transaction():
             if not self.exists(index):
                 self.create_index(index)
             known = set(self._state(index).fields)
             new: dict[str, str] = {}
-            for document in filterfalse(known.issuperset, docs):  # a field's first value maps it
-                for name, value in flatten(document).items():
-                    if name not in known and (field_type := infer_type(value)):
-                        new[name] = field_type
-                        known.add(name)
+            # Every name in the batch at once first: the usual batch maps no new field, and
+            # then no document is looked at alone.
+            if not known.issuperset(set().union(*docs)):
+                for document in filterfalse(known.issuperset, docs):  # a first value maps it
+                    for name, value in flatten(document).items():
+                        if name not in known and (field_type := infer_type(value)):
+                            new[name] = field_type
+                            known.add(name)
             if new:
                 self._add_fields(index, new)
             written = self._write(index, Batch(ids, docs), create_only) if ids else []
@@ -348,7 +357,7 @@ class SearchIndices:
             refused = {n: reason for n, reason in enumerate(reasons) if reason is not None}
         if not (refused or old) and len(set(batch.ids)) == len(batch.ids):
             # The usual batch: new documents, each _id once, all fitting the mapping.
-            items = [_item(index, doc_id, 201) for doc_id in batch.ids]
+            items = _created(index, batch.ids)
             kept_rows, gone, numbers = staged, [], slice(None)
         else:
             items, kept = self._settle(index, batch.ids, refused, set(old), create_only)
@@ -388,14 +397,14 @@ class SearchIndices:
         kept: dict[str, int] = {}  # _id → the number of the document that stays
         for number, doc_id in enumerate(ids):
             if number in refused:
-                items.append(_item(index, doc_id, 400, MapperParsingException(refused[number])))
+                items.append(_item(index, doc_id, MapperParsingException(refused[number])))
             elif doc_id in present and create_only:
                 conflict = VersionConflictEngineException(
                     f"[{doc_id}]: version conflict, document already exists"
                 )
-                items.append(_item(index, doc_id, 409, conflict))
+                items.append(_item(index, doc_id, conflict))
             else:
-                items.append(item := _item(index, doc_id, 201))
+                items.append(item := _item(index, doc_id))
                 if doc_id in present:
                     item.update(status=200, result="updated")
                 present.add(doc_id)
@@ -562,14 +571,22 @@ def flatten_properties(properties: dict, prefix: str = "") -> dict[str, dict]:
     return flat
 
 
-def _item(index: str, doc_id: str, status: int, error: ServiceError | None = None) -> dict:
-    item: dict = {"_index": index, "_id": doc_id, "status": status}
+def _created(index: str, ids: list[str]) -> list[dict]:
+    """The bulk items of documents created, one per ``_id``."""
+    return [{"_index": index, "_id": doc_id, "status": 201, "result": "created"} for doc_id in ids]
+
+
+def _item(index: str, doc_id: str, error: ServiceError | None = None) -> dict:
+    """A document's bulk item: created, or refused with ``error`` (and its HTTP status)."""
     if error is None:
-        item["result"] = "created"
-    else:
-        kind = re.sub(r"(?<!^)(?=[A-Z])", "_", error.code).lower()
-        item["error"] = {"type": kind, "reason": error.message}
-    return item
+        return _created(index, [doc_id])[0]
+    kind = re.sub(r"(?<!^)(?=[A-Z])", "_", error.code).lower()
+    return {
+        "_index": index,
+        "_id": doc_id,
+        "status": error.status,
+        "error": {"type": kind, "reason": error.message},
+    }
 
 
 def _hit(row: tuple, sorted_: bool) -> dict:
