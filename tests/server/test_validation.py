@@ -267,6 +267,24 @@ def test_a_json_body_checked_in_one_pass_comes_out_as_its_parsed_dicts(entries):
         assert decoded == {"StreamName": "s", "Records": expected}
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    entries=st.lists(
+        st.fixed_dictionaries(
+            {"Data": valid_base64, "PartitionKey": st.text(min_size=1, max_size=8)},
+            optional={"ExplicitHashKey": st.sampled_from(["0", "42", str(2**128 - 1)])},
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_the_one_pass_check_takes_every_valid_json_put_records(entries):
+    # What boto3 sends: only a body the full walk would refuse may be handed on to it.
+    body = orjson.dumps({"StreamName": "s", "Records": entries})
+    expected, _ = _expected_records(entries)
+    assert KINESIS.decode_json("PutRecords", body) == {"StreamName": "s", "Records": expected}
+
+
 def test_records_of_one_shape_and_of_mixed_shapes_parse_alike():
     alike = [{"Data": "aGk=", "PartitionKey": f"p{i}"} for i in range(3)]
     mixed = [alike[0], {"PartitionKey": "p1", "Data": b"hi"}, {**alike[2], "ExplicitHashKey": "7"}]
