@@ -8,11 +8,16 @@ fast as boto3 allows, for a fixed time, to each target in turn; every target run
 process on 127.0.0.1. kinesalite is installed with npm into a temporary folder at run time (it
 is skipped, with null figures, when npm or the registry is not reachable).
 
-Figures: records_per_s (this endpoint), kinesalite_records_per_s, moto_server_records_per_s,
-ceiling_records_per_s, vs_kinesalite_ratio, vs_moto_server_ratio, vs_ceiling_fraction; and the
-CPU each server spends per PutRecords request (server_cpu_ms_per_request for this endpoint,
-kinesalite_cpu_ms_per_request, moto_server_cpu_ms_per_request), which the clients lose on
-these shared cores and which varies less than throughput on a busy machine.
+This endpoint runs as ``workbench serve --workers 2``, a process per client (one process serves
+one request at a time, so with one, a client whose request waits behind the other's leaves a
+core idle), and beside it as one process.
+
+Figures: records_per_s (this endpoint, two workers), kinesalite_records_per_s,
+moto_server_records_per_s, ceiling_records_per_s, vs_kinesalite_ratio, vs_moto_server_ratio,
+vs_ceiling_fraction; one_worker_records_per_s and one_worker_vs_ceiling_fraction (one process);
+and the CPU each server spends per PutRecords request (server_cpu_ms_per_request for this
+endpoint as one process, kinesalite_cpu_ms_per_request, moto_server_cpu_ms_per_request), which
+the clients lose on these shared cores and which varies less than throughput on a busy machine.
 """
 
 from __future__ import annotations
@@ -86,9 +91,10 @@ def running(command: list[str], port: int, **options) -> Iterator[tuple[str, int
 # -- the targets --------------------------------------------------------------------------------
 
 
-def this_endpoint(port: int, home: str) -> list[str]:
+def this_endpoint(port: int, home: str, workers: int) -> list[str]:
     run = "from workbench.cli import main; main()"
-    return [sys.executable, "-c", run, "serve", "--port", str(port), "--home", home]
+    serve = ["serve", "--port", str(port), "--home", home, "--workers", str(workers)]
+    return [sys.executable, "-c", run, *serve]
 
 
 def moto_server(port: int) -> list[str]:
@@ -223,8 +229,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="wb-bench-server-") as home, ExitStack() as stack:
         urls: dict[str, str] = {}
         pids: dict[str, int] = {}
+        # The endpoint as `workbench serve --workers 2` (a process per client: each serves one
+        # request at a time) and as one process, on homes of their own.
         commands = {
-            "endpoint": lambda port: this_endpoint(port, home),
+            "endpoint": lambda port: this_endpoint(port, f"{home}/workers", CLIENTS),
+            "endpoint_one_worker": lambda port: this_endpoint(port, f"{home}/one", 1),
             "kinesalite": kinesalite,
             "moto_server": moto_server,
             "ceiling": do_nothing,
@@ -234,7 +243,7 @@ def main() -> None:
             command = command_for(port)
             if command is None:  # kinesalite without npm
                 continue
-            options = {"env": env} if name == "endpoint" else {}
+            options = {"env": env} if name.startswith("endpoint") else {}
             urls[name], pids[name] = stack.enter_context(running(command, port, **options))
             if name != "ceiling":
                 create_stream(urls[name])
@@ -263,10 +272,12 @@ def main() -> None:
         "vs_kinesalite_ratio": rates["kinesalite"] and round(ours / rates["kinesalite"], 2),
         "vs_moto_server_ratio": round(ours / rates["moto_server"], 2),
         "vs_ceiling_fraction": round(ours / rates["ceiling"], 3),
+        "one_worker_records_per_s": round(rates["endpoint_one_worker"]),
+        "one_worker_vs_ceiling_fraction": round(rates["endpoint_one_worker"] / rates["ceiling"], 3),
         "clients": CLIENTS,
         "seconds_per_target": rounds * seconds,
         "records_refused_by_endpoint": int(totals["endpoint"][1]),
-        "server_cpu_ms_per_request": round(cpu_ms["endpoint"], 2),
+        "server_cpu_ms_per_request": round(cpu_ms["endpoint_one_worker"], 2),
         "kinesalite_cpu_ms_per_request": round(cpu_ms["kinesalite"], 2)
         if "kinesalite" in cpu_ms
         else None,

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -221,17 +228,59 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
     port: int = typer.Option(4567, help="TCP port; 0 picks a free one."),
     credentials: list[str] = CredentialsOption,
+    workers: int = typer.Option(
+        1,
+        min=1,
+        help="Processes serving the port together, each a whole endpoint on the same home: "
+        "one process serves one request at a time, several serve several clients on several "
+        "cores at once.",
+    ),
+    listen_fd: int | None = typer.Option(None, hidden=True),
 ) -> None:
     """Serve the Kinesis and Firehose APIs for boto3, the AWS CLI and the AWS SDKs."""
     from workbench import Workbench
-    from workbench.server import Endpoint
+    from workbench.server import Endpoint, listening_socket
 
     keys = dict(item.split(":", 1) for item in credentials if ":" in item)
     if len(keys) != len(credentials):
         raise typer.BadParameter("--credentials takes ACCESS_KEY:SECRET_KEY")
     endpoint = Endpoint(Workbench(home=home), host=host, port=port, credentials=keys or None)
+    if listen_fd is not None:  # a worker of another `workbench serve`, which announced the URL
+        _end_with_parent()
+        endpoint.serve_forever(announce=lambda url: None, sock=socket.socket(fileno=listen_fd))
+        return
+    sock = listening_socket(host, port)
+    # The other workers are this command again, handed the socket: every process accepts
+    # connections on it, and the engine keeps a home consistent across processes.
+    worker = [sys.executable, "-m", "workbench.cli", "serve", "--home", str(home)]
+    worker += [f"--credentials={item}" for item in credentials]
+    worker += ["--listen-fd", str(sock.fileno())]
+    children = [subprocess.Popen(worker, pass_fds=[sock.fileno()]) for _ in range(workers - 1)]
     typer.echo(f"Kinesis and Firehose endpoint for home {home} (Ctrl-C stops it)")
-    endpoint.serve_forever(announce=lambda url: typer.echo(f"endpoint_url: {url}"))
+    try:
+        endpoint.serve_forever(announce=lambda url: typer.echo(f"endpoint_url: {url}"), sock=sock)
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def _end_with_parent() -> None:
+    """Stop this process (as Ctrl-C would) once the process that started it is gone, even
+    killed without a chance to stop its workers: it would otherwise serve on, unseen."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="workbench-parent-watch", daemon=True).start()
 
 
 @app.command()

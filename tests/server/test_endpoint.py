@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -219,6 +220,94 @@ def test_workbench_serve_from_the_command_line(tmp_path):
         server.terminate()
         server.wait(10)
     assert (tmp_path / "home" / "streams" / "from-cli").is_dir()
+
+
+def _processes_serving(parent: int, port: int) -> dict[int, int]:
+    """Established connections on ``port`` held by ``parent`` and each of its children (Linux's
+    /proc: a process's socket inodes matched to the kernel's TCP table)."""
+    pids = [parent] + [
+        int(entry)
+        for entry in os.listdir("/proc")
+        if entry.isdigit() and _parent_of(int(entry)) == parent
+    ]
+    established = {
+        fields[9]
+        for fields in map(str.split, Path("/proc/net/tcp").read_text().splitlines()[1:])
+        if fields[3] == "01" and int(fields[1].split(":")[1], 16) == port
+    }
+    held = {}
+    for pid in pids:
+        links = []
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                links.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+            except OSError:
+                continue  # closed meanwhile
+        held[pid] = sum(link[8:-1] in established for link in links if link.startswith("socket:["))
+    return held
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rpartition(")")[2].split()[1])
+    except OSError:
+        return None
+
+
+def test_workers_share_the_port_and_the_home_and_end_with_the_command(tmp_path):
+    port = free_port()
+    script = shutil.which("workbench") or os.path.join(os.path.dirname(sys.executable), "workbench")
+    command = [script, "serve", "--port", str(port), "--workers", "2"]
+    server = subprocess.Popen(
+        [*command, "--home", str(tmp_path / "home")], env=_environment(), stdout=subprocess.PIPE
+    )
+    try:
+        assert b"endpoint_url" in server.stdout.readline() + server.stdout.readline()
+        url = f"http://127.0.0.1:{port}"
+        client_factory(url).create_stream(StreamName="shared", ShardCount=2)
+        # Clients on kept-alive connections of their own, until both processes hold some (the
+        # worker accepts once it has started).
+        clients = []
+        deadline = time.monotonic() + 30
+        while len(clients) < 16 or not all(_processes_serving(server.pid, port).values()):
+            assert time.monotonic() < deadline, _processes_serving(server.pid, port)
+            clients.append(client_factory(url))
+            clients[-1].list_streams()
+            time.sleep(0.05)
+
+        def produce(worker: int) -> int:
+            records = [
+                {"Data": f"{worker}:{i}".encode(), "PartitionKey": f"part-{i:05d}"}
+                for i in range(50)
+            ]
+            return clients[worker].put_records(StreamName="shared", Records=records)[
+                "FailedRecordCount"
+            ]
+
+        with ThreadPoolExecutor(16) as pool:
+            assert sum(pool.map(produce, range(len(clients)))) == 0
+        held = _processes_serving(server.pid, port)
+        assert len(held) == 2 and all(held.values()), held
+        kinesis = clients[0]
+        seen = []
+        for shard in kinesis.list_shards(StreamName="shared")["Shards"]:
+            iterator = kinesis.get_shard_iterator(
+                StreamName="shared", ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            records = kinesis.get_records(ShardIterator=iterator, Limit=10_000)["Records"]
+            numbers = [int(r["SequenceNumber"]) for r in records]
+            assert numbers == sorted(numbers)
+            seen += [r["Data"] for r in records]
+        assert len(seen) == len(set(seen)) == len(clients) * 50
+        workers = [pid for pid in held if pid != server.pid]
+    finally:
+        server.kill()  # no chance to stop its workers: they notice on their own
+        server.wait(10)
+    deadline = time.monotonic() + 15
+    while any(_parent_of(pid) is not None for pid in workers):
+        assert time.monotonic() < deadline, "a worker outlived the command"
+        time.sleep(0.1)
 
 
 AWS = shutil.which("aws") or os.path.join(os.path.dirname(sys.executable), "aws")

@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from workbench.server._remote import RemoteStream, RemoteStreams
-    from workbench.server._runner import DEFAULT_HOST, DEFAULT_PORT, Endpoint, make_app
+    from workbench.server._runner import (
+        DEFAULT_HOST,
+        DEFAULT_PORT,
+        Endpoint,
+        listening_socket,
+        make_app,
+    )
 
 # Loaded on first use: the server (uvicorn, starlette) and botocore weigh a fifth of a second
 # and tens of thousands of objects, which a workbench that never serves should not carry.
@@ -33,6 +39,7 @@ _HOMES = {
     "DEFAULT_PORT": "_runner",
     "Endpoint": "_runner",
     "make_app": "_runner",
+    "listening_socket": "_runner",
     "RemoteStream": "_remote",
     "RemoteStreams": "_remote",
 }
@@ -50,5 +57,6 @@ __all__ = [
     "Endpoint",
     "RemoteStream",
     "RemoteStreams",
+    "listening_socket",
     "make_app",
 ]

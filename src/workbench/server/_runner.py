@@ -49,7 +49,8 @@ def _stop_deliveries(context: Any) -> None:
     stop_deliveries(context)
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port`` (0: a free port), inheritable by worker processes."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say so, and
     # without it Nagle holds each response's body behind its headers for a delayed ACK (40 ms).
@@ -111,9 +112,15 @@ class Endpoint:
             timeout_graceful_shutdown=5,
         )
 
-    def serve_forever(self, announce: Callable[[str], object] = print) -> None:
-        """Serve in this thread until interrupted (Ctrl-C); ``announce`` gets the URL first."""
-        sock = _bind(self.host, self.port)
+    def serve_forever(
+        self, announce: Callable[[str], object] = print, *, sock: socket.socket | None = None
+    ) -> None:
+        """Serve in this thread until interrupted (Ctrl-C); ``announce`` gets the URL first.
+
+        ``sock``: a listening socket to serve on instead of binding one, such as the one that
+        ``workbench serve --workers`` shares among its processes.
+        """
+        sock = sock if sock is not None else listening_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
         announce(self.url)
         try:
@@ -125,7 +132,7 @@ class Endpoint:
         """Serve in a background thread; return the endpoint URL once it accepts connections."""
         if self._thread is not None:
             return self.url
-        sock = _bind(self.host, self.port)
+        sock = listening_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
         server = uvicorn.Server(self._config())
         thread = threading.Thread(
