@@ -236,6 +236,7 @@ def serve(
         "cores at once.",
     ),
     listen_fd: int | None = typer.Option(None, hidden=True),
+    worker_of: int | None = typer.Option(None, hidden=True),
 ) -> None:
     """Serve the Kinesis and Firehose APIs for boto3, the AWS CLI and the AWS SDKs."""
     from workbench import Workbench
@@ -246,7 +247,7 @@ def serve(
         raise typer.BadParameter("--credentials takes ACCESS_KEY:SECRET_KEY")
     endpoint = Endpoint(Workbench(home=home), host=host, port=port, credentials=keys or None)
     if listen_fd is not None:  # a worker of another `workbench serve`, which announced the URL
-        _end_with_parent()
+        _end_with(worker_of or os.getppid())
         endpoint.serve_forever(announce=lambda url: None, sock=socket.socket(fileno=listen_fd))
         return
     sock = listening_socket(host, port)
@@ -254,7 +255,7 @@ def serve(
     # connections on it, and the engine keeps a home consistent across processes.
     worker = [sys.executable, "-m", "workbench.cli", "serve", "--home", str(home)]
     worker += [f"--credentials={item}" for item in credentials]
-    worker += ["--listen-fd", str(sock.fileno())]
+    worker += ["--listen-fd", str(sock.fileno()), "--worker-of", str(os.getpid())]
     children = [subprocess.Popen(worker, pass_fds=[sock.fileno()]) for _ in range(workers - 1)]
     typer.echo(f"Kinesis and Firehose endpoint for home {home} (Ctrl-C stops it)")
     try:
@@ -270,10 +271,10 @@ def serve(
                 child.wait()
 
 
-def _end_with_parent() -> None:
-    """Stop this process (as Ctrl-C would) once the process that started it is gone, even
-    killed without a chance to stop its workers: it would otherwise serve on, unseen."""
-    parent = os.getppid()
+def _end_with(parent: int) -> None:
+    """Stop this process (as Ctrl-C would) once ``parent``, the process that started it, is no
+    longer its parent: gone, even killed without a chance to stop its workers (it would otherwise
+    serve on, unseen), maybe before this one started watching."""
 
     def watch() -> None:
         while os.getppid() == parent:

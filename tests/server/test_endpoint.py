@@ -222,14 +222,22 @@ def test_workbench_serve_from_the_command_line(tmp_path):
     assert (tmp_path / "home" / "streams" / "from-cli").is_dir()
 
 
-def _processes_serving(parent: int, port: int) -> dict[int, int]:
-    """Established connections on ``port`` held by ``parent`` and each of its children (Linux's
-    /proc: a process's socket inodes matched to the kernel's TCP table)."""
-    pids = [parent] + [
-        int(entry)
-        for entry in os.listdir("/proc")
-        if entry.isdigit() and _parent_of(int(entry)) == parent
-    ]
+def _serving(home: Path) -> list[int]:
+    """The processes of `workbench serve` over ``home``, the command and its workers."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # ended meanwhile
+        if b"serve" in argv and str(home).encode() in argv:
+            found.append(int(entry))
+    return found
+
+
+def _connections_held(pids: list[int], port: int) -> dict[int, int]:
+    """Established connections on ``port`` each process holds (its socket inodes matched to
+    Linux's TCP table)."""
     established = {
         fields[9]
         for fields in map(str.split, Path("/proc/net/tcp").read_text().splitlines()[1:])
@@ -247,31 +255,33 @@ def _processes_serving(parent: int, port: int) -> dict[int, int]:
     return held
 
 
-def _parent_of(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return int(stat.read().rpartition(")")[2].split()[1])
-    except OSError:
-        return None
+def _start_serving(home: Path, port: int, workers: int) -> subprocess.Popen:
+    script = shutil.which("workbench") or os.path.join(os.path.dirname(sys.executable), "workbench")
+    command = [script, "serve", "--port", str(port), "--workers", str(workers), "--home", str(home)]
+    server = subprocess.Popen(command, env=_environment(), stdout=subprocess.PIPE)
+    assert b"endpoint_url" in server.stdout.readline() + server.stdout.readline()
+    return server
+
+
+def _until_gone(home: Path) -> None:
+    deadline = time.monotonic() + 15
+    while _serving(home):
+        assert time.monotonic() < deadline, f"workers outlived the command: {_serving(home)}"
+        time.sleep(0.1)
 
 
 def test_workers_share_the_port_and_the_home_and_end_with_the_command(tmp_path):
-    port = free_port()
-    script = shutil.which("workbench") or os.path.join(os.path.dirname(sys.executable), "workbench")
-    command = [script, "serve", "--port", str(port), "--workers", "2"]
-    server = subprocess.Popen(
-        [*command, "--home", str(tmp_path / "home")], env=_environment(), stdout=subprocess.PIPE
-    )
+    home, port = tmp_path / "home", free_port()
+    server = _start_serving(home, port, workers=2)
     try:
-        assert b"endpoint_url" in server.stdout.readline() + server.stdout.readline()
         url = f"http://127.0.0.1:{port}"
         client_factory(url).create_stream(StreamName="shared", ShardCount=2)
         # Clients on kept-alive connections of their own, until both processes hold some (the
         # worker accepts once it has started).
         clients = []
         deadline = time.monotonic() + 30
-        while len(clients) < 16 or not all(_processes_serving(server.pid, port).values()):
-            assert time.monotonic() < deadline, _processes_serving(server.pid, port)
+        while len(clients) < 16 or not all(_connections_held(_serving(home), port).values()):
+            assert time.monotonic() < deadline, _connections_held(_serving(home), port)
             clients.append(client_factory(url))
             clients[-1].list_streams()
             time.sleep(0.05)
@@ -287,7 +297,7 @@ def test_workers_share_the_port_and_the_home_and_end_with_the_command(tmp_path):
 
         with ThreadPoolExecutor(16) as pool:
             assert sum(pool.map(produce, range(len(clients)))) == 0
-        held = _processes_serving(server.pid, port)
+        held = _connections_held(_serving(home), port)
         assert len(held) == 2 and all(held.values()), held
         kinesis = clients[0]
         seen = []
@@ -300,14 +310,18 @@ def test_workers_share_the_port_and_the_home_and_end_with_the_command(tmp_path):
             assert numbers == sorted(numbers)
             seen += [r["Data"] for r in records]
         assert len(seen) == len(set(seen)) == len(clients) * 50
-        workers = [pid for pid in held if pid != server.pid]
     finally:
         server.kill()  # no chance to stop its workers: they notice on their own
         server.wait(10)
-    deadline = time.monotonic() + 15
-    while any(_parent_of(pid) is not None for pid in workers):
-        assert time.monotonic() < deadline, "a worker outlived the command"
-        time.sleep(0.1)
+    _until_gone(home)
+
+
+def test_workers_of_a_command_killed_while_they_start_end_too(tmp_path):
+    home = tmp_path / "home"
+    server = _start_serving(home, free_port(), workers=3)
+    server.kill()  # the workers are still importing: they must not start serving for nobody
+    server.wait(10)
+    _until_gone(home)
 
 
 AWS = shutil.which("aws") or os.path.join(os.path.dirname(sys.executable), "aws")
