@@ -192,10 +192,12 @@ def _environment() -> dict[str, str]:
     }
 
 
+WORKBENCH = shutil.which("workbench") or os.path.join(os.path.dirname(sys.executable), "workbench")
+
+
 def test_workbench_serve_from_the_command_line(tmp_path):
     port = free_port()
-    script = shutil.which("workbench") or os.path.join(os.path.dirname(sys.executable), "workbench")
-    command = [script, "serve", "--port", str(port)]
+    command = [WORKBENCH, "serve", "--port", str(port)]
     server = subprocess.Popen(
         [*command, "--home", str(tmp_path / "home")],
         env=_environment(),
@@ -256,8 +258,16 @@ def _connections_held(pids: list[int], port: int) -> dict[int, int]:
 
 
 def _start_serving(home: Path, port: int, workers: int) -> subprocess.Popen:
-    script = shutil.which("workbench") or os.path.join(os.path.dirname(sys.executable), "workbench")
-    command = [script, "serve", "--port", str(port), "--workers", str(workers), "--home", str(home)]
+    command = [
+        WORKBENCH,
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--home",
+        str(home),
+    ]
     server = subprocess.Popen(command, env=_environment(), stdout=subprocess.PIPE)
     assert b"endpoint_url" in server.stdout.readline() + server.stdout.readline()
     return server
