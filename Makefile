@@ -1,5 +1,5 @@
 # The two commands: `make demo` runs the main job, `make test` runs every test.
-# Each creates .venv when needed and reinstalls only when pyproject.toml changed.
+# Each creates .venv when needed and reinstalls only when what the install reads changed.
 
 PYTHON ?= python3
 VENV := .venv
@@ -27,11 +27,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+# setup.py and the C file: the extension is built at install time.
+INSTALL_INPUTS := pyproject.toml setup.py src/workbench/streams/_speedups.c
+
+$(VENV)/.installed-run: $(INSTALL_INPUTS) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-dev: $(INSTALL_INPUTS) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed-run
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,8 +19,13 @@ import polars as pl
 import pyarrow as pa
 
 from workbench.streams._log import COLUMNS, Batch
-from workbench.streams._routing import md5_digests
+from workbench.streams._routing import digest_memo, key_digest
 from workbench.streams._sequence import SEQUENCE_WIDTH, sequence_texts
+
+try:
+    from workbench.streams import _speedups
+except ImportError:  # installed without a C compiler: the same loops run in Python
+    _speedups = None
 
 
 @dataclass
@@ -72,17 +77,13 @@ class PutRecordsAnswer:
 
     def as_dict(self) -> dict:
         shard_ids, shard_of, digits = self.columns()
-        shards = list(map(shard_ids.__getitem__, shard_of.tolist()))
-        records = [
-            {"ShardId": shard, "SequenceNumber": number}
-            for shard, number in zip(shards, sequence_texts(digits), strict=True)
-        ]
+        records = answer_records(shard_ids, shard_of, digits, SEQUENCE_WIDTH)
         return {"FailedRecordCount": 0, "Records": records, "EncryptionType": "NONE"}
 
     def columns(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """(the shard ids written to, each record's index among them, each record's sequence
         number as a row of a (count, 56) array of ASCII digits), records in request order."""
-        shard_of = np.empty(self.count, dtype=np.intp)
+        shard_of = np.empty(self.count, dtype=np.int64)
         digits = np.empty((self.count, SEQUENCE_WIDTH), dtype=np.uint8)
         for index, run in enumerate(self.runs):
             shard_of[run.members] = index
@@ -115,34 +116,56 @@ class PutEntries:
     def shard_batches(self, order: np.ndarray, counts: list[int]) -> list[Batch]:
         """A batch per count, of the entries ``order`` lists (sorted by shard), in that order:
         the data and the keys joined once for all shards, each batch a view of its stretch."""
-        chosen = order.tolist()
-        data = memoryview(b"".join(map(self.datas.__getitem__, chosen)))
-        keys = memoryview("".join(map(self.keys.__getitem__, chosen)).encode())
-        data_offsets = np.zeros(len(chosen) + 1, dtype=np.int64)
-        np.cumsum(self.data_sizes[order], out=data_offsets[1:])
-        key_offsets = np.zeros(len(chosen) + 1, dtype=np.int64)
-        np.cumsum(self.key_sizes[order], out=key_offsets[1:])
+        data, data_offsets, keys, key_offsets = gather(
+            self.datas, self.keys, np.ascontiguousarray(order, dtype=np.int64), counts
+        )
+        data, keys = memoryview(data), memoryview(keys)
+        data_offsets = np.frombuffer(data_offsets, dtype=np.int64)
+        key_offsets = np.frombuffer(key_offsets, dtype=np.int64)
         batches = []
-        start = 0
+        first = data_start = key_start = 0
         for count in counts:
-            end = start + count
-            d, k = data_offsets[start : end + 1], key_offsets[start : end + 1]
-            batches.append(Batch(data[d[0] : d[-1]], d - d[0], keys[k[0] : k[-1]], k - k[0]))
-            start = end
+            d = data_offsets[first : first + count + 1]
+            k = key_offsets[first : first + count + 1]
+            data_end, key_end = data_start + int(d[-1]), key_start + int(k[-1])
+            batches.append(Batch(data[data_start:data_end], d, keys[key_start:key_end], k))
+            first, data_start, key_start = first + count + 1, data_end, key_end
         return batches
 
 
 def plain_records(records: Sequence, max_bytes: int) -> PutEntries | None:
-    """The fast path of PutRecords: bytes data and ASCII text keys, nothing else in an entry,
-    all within the limits, checked by whole-list operations; None sends the request to the
+    """The fast path of PutRecords: exact dicts of bytes data and an ASCII text key, nothing
+    else in an entry, all within the limits, read in one pass; None sends the request to the
     careful path."""
+    scanned = scan_entries(records, max_bytes, digest_memo(), key_digest)
+    if scanned is None:
+        return None
+    datas, texts, data_sizes, key_sizes, digests = scanned
+    halves = np.frombuffer(digests, dtype=">u8").reshape(-1, 2).astype(np.uint64)
+    return PutEntries(
+        datas,
+        texts,
+        np.frombuffer(data_sizes, dtype=np.int64),
+        np.frombuffer(key_sizes, dtype=np.int64),
+        halves[:, 0],
+        halves[:, 1],
+    )
+
+
+def scan_entries_in_python(
+    records: Sequence, max_bytes: int, memo: dict[str, bytes], digest: Callable[[str], bytes]
+) -> tuple[list[bytes], list[str], np.ndarray, np.ndarray, bytes] | None:
+    """What ``_speedups.scan_entries`` does, by whole-list operations: (datas, keys, their
+    sizes, the keys' MD5 digests back to back) or None."""
+    if set(map(type, records)) != {dict}:
+        return None
     try:
         datas = list(map(_DATA, records))
         texts = list(map(_PARTITION_KEY, records))
         ascii_keys = "".join(texts).isascii()  # join takes nothing but text
-    except (TypeError, KeyError):
+    except KeyError:
         return None
-    # Every entry has the two fields; two in all for each means none holds an ExplicitHashKey.
+    # Every entry has the two fields; two in all for each means none holds another.
     if sum(map(len, records)) != 2 * len(records) or set(map(type, datas)) != {bytes}:
         return None
     if not ascii_keys:
@@ -151,8 +174,54 @@ def plain_records(records: Sequence, max_bytes: int) -> PutEntries | None:
     key_sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))  # ASCII
     if key_sizes.min() < 1 or key_sizes.max() > 256 or (data_sizes + key_sizes).max() > max_bytes:
         return None
-    halves = np.frombuffer(md5_digests(texts), dtype=">u8").reshape(-1, 2).astype(np.uint64)
-    return PutEntries(datas, texts, data_sizes, key_sizes, halves[:, 0], halves[:, 1])
+    found = list(map(memo.get, texts))
+    for i, known in enumerate(found):
+        if known is None:
+            found[i] = memo[texts[i]] = digest(texts[i])
+    return datas, texts, data_sizes, key_sizes, b"".join(found)  # type: ignore[arg-type]
+
+
+def answer_records_in_python(
+    shard_ids: list[str], shard_of: np.ndarray, digits: np.ndarray, width: int
+) -> list[dict]:
+    """What ``_speedups.answer_records`` does: a {ShardId, SequenceNumber} dict per record."""
+    shards = list(map(shard_ids.__getitem__, shard_of.tolist()))
+    numbers = sequence_texts(np.frombuffer(digits, dtype=np.uint8).reshape(-1, width))
+    return [
+        {"ShardId": shard, "SequenceNumber": number}
+        for shard, number in zip(shards, numbers, strict=True)
+    ]
+
+
+def gather_in_python(
+    datas: list[bytes], keys: list[str], order: np.ndarray, counts: list[int]
+) -> tuple[bytes, np.ndarray, bytes, np.ndarray]:
+    """What ``_speedups.gather`` does: the records ``order`` lists, back to back (keys as UTF-8),
+    with offsets that start at 0 again for each of the groups ``counts`` makes."""
+    chosen = order.tolist()
+
+    def offsets(sizes: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(chosen) + len(counts), dtype=np.int64)
+        first = 0
+        for group, count in enumerate(counts):
+            at = first + group
+            np.cumsum(sizes[first : first + count], out=out[at + 1 : at + count + 1])
+            first += count
+        return out
+
+    data = b"".join(map(datas.__getitem__, chosen))
+    encoded = [keys[i].encode() for i in chosen]
+    data_sizes = np.fromiter(map(len, map(datas.__getitem__, chosen)), np.int64, len(chosen))
+    key_sizes = np.fromiter(map(len, encoded), np.int64, len(chosen))
+    return data, offsets(data_sizes), b"".join(encoded), offsets(key_sizes)
+
+
+if _speedups is not None:
+    scan_entries, gather = _speedups.scan_entries, _speedups.gather
+    answer_records = _speedups.answer_records
+else:
+    scan_entries, gather = scan_entries_in_python, gather_in_python
+    answer_records = answer_records_in_python
 
 
 def arrow_batch(data: pa.Array, keys: pa.Array) -> Batch:

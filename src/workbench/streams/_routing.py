@@ -50,16 +50,26 @@ _DIGESTS: dict[str, bytes] = {}
 _DIGESTS_MAX = 1 << 16
 
 
+def digest_memo() -> dict[str, bytes]:
+    """The memo of recent digests by key, emptied first when it has grown past its bound."""
+    if len(_DIGESTS) > _DIGESTS_MAX:
+        _DIGESTS.clear()
+    return _DIGESTS
+
+
+def key_digest(key: str) -> bytes:
+    """The MD5 digest of the UTF-8 encoded ``key``."""
+    return hashlib.md5(key.encode()).digest()
+
+
 def md5_digests(keys: list[str]) -> bytes:
     """The MD5 digests of the UTF-8 encoded ``keys``, back to back (16 bytes each)."""
-    memo = _DIGESTS
+    memo = digest_memo()
     found = list(map(memo.get, keys))
     if None in found:
-        if len(memo) > _DIGESTS_MAX:
-            memo.clear()
         for i, digest in enumerate(found):
             if digest is None:
-                found[i] = memo[keys[i]] = hashlib.md5(keys[i].encode()).digest()
+                found[i] = memo[keys[i]] = key_digest(keys[i])
     return b"".join(found)  # type: ignore[arg-type]
 
 

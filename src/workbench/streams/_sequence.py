@@ -19,6 +19,11 @@ import numpy as np
 
 from workbench.errors import InvalidArgumentException, ValidationException
 
+try:
+    from workbench.streams._speedups import sequence_digits
+except ImportError:  # installed without a C compiler
+    sequence_digits = None
+
 SEQUENCE_WIDTH = 56
 _POSITION_DIGITS = 27
 _PATTERN = re.compile(r"0|[1-9]\d{0,128}")
@@ -67,8 +72,21 @@ def sequence_bytes(prefix: str, start: int, count: int) -> np.ndarray:
     """``count`` consecutive sequence numbers as one (count, 56) array of ASCII digits.
 
     >>> prefix = sequence_prefix(1767225600000, 1)
+    >>> sequence_bytes(prefix, 9, 2).tobytes().decode() == "".join(sequence_numbers(prefix, 9, 2))
+    True
+    """
+    if sequence_digits is not None and start + count < 1 << 64:
+        written = sequence_digits(prefix, start, count, SEQUENCE_WIDTH)
+        return np.frombuffer(written, dtype=np.uint8).reshape(count, SEQUENCE_WIDTH)
+    return sequence_bytes_in_python(prefix, start, count)
+
+
+def sequence_bytes_in_python(prefix: str, start: int, count: int) -> np.ndarray:
+    """What ``_speedups.sequence_digits`` does, by whole-array operations.
+
+    >>> prefix = sequence_prefix(1767225600000, 1)
     >>> all(
-    ...     sequence_bytes(prefix, start, n).tobytes().decode()
+    ...     sequence_bytes_in_python(prefix, start, n).tobytes().decode()
     ...     == "".join(sequence_numbers(prefix, start, n))
     ...     for start, n in [(9999, 2), (0, 1), (5, 9995), (12_345_678, 30_000), (10**18 - 3, 5)]
     ... )
