@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.streams import _records, _sequence
-from workbench.streams._routing import key_digest
+from workbench.streams import _log, _records, _routing, _sequence
+from workbench.streams._log import file_offsets_in_python
+from workbench.streams._routing import MAX_HASH_KEY, Router, key_digest, split_hash_keys
 from workbench.streams._sequence import SEQUENCE_WIDTH, sequence_prefix
 
 try:
@@ -155,34 +156,91 @@ def test_gather_refuses_what_does_not_add_up():
         _speedups.gather([1], ["k"], np.array([0], dtype=np.int64), [1])
 
 
+@st.composite
+def answers(draw):
+    """(count, runs): records 0..count-1 split among runs, each with its shard id, its members
+    in any order and their sequence numbers' digits."""
+    count = draw(st.integers(min_value=0, max_value=40))
+    positions = draw(st.permutations(range(count)))
+    cuts = sorted(draw(st.lists(st.integers(min_value=0, max_value=count), max_size=4)))
+    runs = []
+    for i, (a, b) in enumerate(itertools.pairwise([0, *cuts, count])):
+        members = np.array(positions[a:b], dtype=np.int64)
+        numbers = draw(st.lists(st.integers(0, 10**30), min_size=b - a, max_size=b - a))
+        digits = "".join(f"{p:0{SEQUENCE_WIDTH}d}" for p in numbers).encode()
+        runs.append((f"shardId-{i:012d}", members, np.frombuffer(digits, dtype=np.uint8)))
+    return count, runs
+
+
+@needs_c
+@settings(max_examples=200, deadline=None)
+@given(answers())
+def test_answer_records_agrees_with_python(case):
+    count, runs = case
+    c_answer = _speedups.answer_records(count, runs, SEQUENCE_WIDTH)
+    assert c_answer == _records.answer_records_in_python(count, runs, SEQUENCE_WIDTH)
+    for shard_id, members, digits in runs:
+        numbers = digits.tobytes().decode()
+        for i, at in enumerate(members.tolist()):
+            expected = numbers[i * SEQUENCE_WIDTH : (i + 1) * SEQUENCE_WIDTH]
+            assert c_answer[at] == {"ShardId": shard_id, "SequenceNumber": expected}
+
+
+@needs_c
+def test_answer_records_refuses_inconsistent_runs():
+    one = np.frombuffer(b"1" * SEQUENCE_WIDTH, dtype=np.uint8)
+    at = np.array([0], dtype=np.int64)
+    with pytest.raises(ValueError, match="exactly one run"):
+        _speedups.answer_records(2, [("s", at, one)], SEQUENCE_WIDTH)  # record 1 in none
+    with pytest.raises(ValueError, match="exactly one run"):
+        _speedups.answer_records(1, [("s", at, one), ("t", at, one)], SEQUENCE_WIDTH)
+    with pytest.raises(ValueError, match="exactly one run"):
+        _speedups.answer_records(1, [("s", np.array([5], dtype=np.int64), one)], SEQUENCE_WIDTH)
+    with pytest.raises(ValueError, match="do not match"):
+        _speedups.answer_records(1, [("s", at, b"\xff" * SEQUENCE_WIDTH)], SEQUENCE_WIDTH)
+    with pytest.raises(ValueError, match="do not match"):
+        _speedups.answer_records(1, [("s", at, one[:-1])], SEQUENCE_WIDTH)
+
+
+hash_keys = st.lists(st.integers(min_value=0, max_value=MAX_HASH_KEY), max_size=60)
+
+
 @needs_c
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=4),
-    st.lists(st.integers(min_value=0, max_value=10**20), min_size=0, max_size=30),
+    hash_keys,
+    st.lists(st.integers(min_value=0, max_value=MAX_HASH_KEY - 1), max_size=6),
 )
-def test_answer_records_agrees_with_python(shard_ids, positions):
-    shard_of = np.array([p % len(shard_ids) for p in positions], dtype=np.int64)
-    digits = np.frombuffer(
-        "".join(f"{p:0{SEQUENCE_WIDTH}d}" for p in positions).encode(), dtype=np.uint8
-    ).reshape(-1, SEQUENCE_WIDTH)
-    c_answer = _speedups.answer_records(shard_ids, shard_of, digits, SEQUENCE_WIDTH)
-    py_answer = _records.answer_records_in_python(shard_ids, shard_of, digits, SEQUENCE_WIDTH)
-    assert c_answer == py_answer
-    assert [r["SequenceNumber"] for r in c_answer] == [f"{p:056d}" for p in positions]
+def test_shard_order_agrees_with_numpy(keys, cuts):
+    # Shard ends: any ascending cut points, the last at 2^128 - 1; keys also on and next to them.
+    ends = [*sorted(set(cuts)), MAX_HASH_KEY]
+    keys = [*keys, *ends, *(e + 1 for e in ends[:-1])]
+    router = Router(ends)
+    hi, lo = split_hash_keys(keys)
+    order, counts = _speedups.shard_order(hi, lo, router._hi, router._lo)
+    where = router.shards_of(hi, lo)
+    assert np.frombuffer(order, np.int64).tolist() == np.argsort(where, kind="stable").tolist()
+    assert counts == np.bincount(where, minlength=len(ends)).tolist()
+    # And the routing itself, from the hash keys as integers.
+    for position, key in zip(where.tolist(), keys, strict=True):
+        assert key <= ends[position] and (position == 0 or key > ends[position - 1])
 
 
 @needs_c
-def test_answer_records_refuses_inconsistent_columns():
-    digits = np.frombuffer(b"1" * SEQUENCE_WIDTH, dtype=np.uint8)
-    with pytest.raises(IndexError):
-        _speedups.answer_records(["s"], np.array([1], dtype=np.int64), digits, SEQUENCE_WIDTH)
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 1000), max_size=30), st.integers(0, 2**31 - 40_000))
+def test_file_offsets_agree_with_numpy(sizes, base):
+    offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
+    expected = file_offsets_in_python(offsets, base)
+    assert _speedups.file_offsets(offsets, base) == expected.tobytes()
+
+
+@needs_c
+def test_file_offsets_refuse_what_int32_cannot_hold():
+    with pytest.raises(OverflowError):
+        _speedups.file_offsets(np.array([0, 10], dtype=np.int64), 2**31 - 5)
     with pytest.raises(ValueError):
-        _speedups.answer_records(["s"], np.array([0, 0], dtype=np.int64), digits, SEQUENCE_WIDTH)
-    with pytest.raises(ValueError, match="digits"):
-        _speedups.answer_records(
-            ["s"], np.array([0], dtype=np.int64), b"x" * SEQUENCE_WIDTH, SEQUENCE_WIDTH
-        )
+        _speedups.file_offsets(np.array([], dtype=np.int64), 0)
 
 
 @needs_c
@@ -223,6 +281,8 @@ def test_put_records_stores_the_same_with_either(make_stream, monkeypatch):
             monkeypatch.setattr(_records, "gather", _records.gather_in_python)
             monkeypatch.setattr(_records, "answer_records", _records.answer_records_in_python)
             monkeypatch.setattr(_sequence, "sequence_digits", None)
+            monkeypatch.setattr(_routing, "_speedups", None)
+            monkeypatch.setattr(_log, "file_offsets", file_offsets_in_python)
         _, stream = make_stream(shards=3, name=f"s{int(twins)}")
         answer = stream.put_records(records)
         answers.append([(r["ShardId"], r["SequenceNumber"][-27:]) for r in answer["Records"]])

@@ -50,6 +50,11 @@ import pyarrow as pa
 from workbench._files import fsync_dir
 from workbench.streams._sequence import SEQUENCE_WIDTH, sequence_bytes, sequence_numbers
 
+try:
+    from workbench.streams import _speedups
+except ImportError:  # installed without a C compiler
+    _speedups = None
+
 SEGMENT_MAX_BYTES = 256 * 1024 * 1024
 SEGMENT_MAX_RECORDS = 8 * 1024 * 1024
 SEGMENT_MAX_AGE_MS = 3_600_000
@@ -67,6 +72,15 @@ _WRITERS_LOCK = threading.Lock()
 # its files, which is rare, so the common put pays no bookkeeping.
 _TICKS = itertools.count(1)
 _LAST_USE = operator.attrgetter("_used")
+
+
+def file_offsets_in_python(offsets: np.ndarray, base: int) -> np.ndarray:
+    """What ``_speedups.file_offsets`` does: an appended batch's offsets (after the leading 0)
+    as the offsets file holds them, little-endian int32 from ``base`` on."""
+    return (np.asarray(offsets[1:]) + base).astype("<i4")
+
+
+file_offsets = _speedups.file_offsets if _speedups is not None else file_offsets_in_python
 
 
 def _segment_names(folder: Path) -> list[int]:
@@ -306,8 +320,8 @@ class ShardLog:
     ) -> list[str] | np.ndarray:
         n, count, fds = tail.count, batch.count, tail.fds
         if count > _FEW:
-            data_off = (np.asarray(batch.data_offsets[1:]) + tail.data_end).astype("<i4")
-            key_off = (np.asarray(batch.key_offsets[1:]) + tail.key_end).astype("<i4")
+            data_off = file_offsets(batch.data_offsets, tail.data_end)
+            key_off = file_offsets(batch.key_offsets, tail.key_end)
             numbers = seq = sequence_bytes(prefix, position, count)
         else:
             data_off = array("i", [o + tail.data_end for o in batch.data_offsets[1:]])
@@ -327,8 +341,8 @@ class ShardLog:
         if self.fsync:
             os.fdatasync(fds["ts"])
         tail.count += count
-        tail.data_end = int(data_off[-1])
-        tail.key_end = int(key_off[-1])
+        tail.data_end += int(batch.data_offsets[-1])
+        tail.key_end += int(batch.key_offsets[-1])
         tail.first_ts = tail.first_ts if n else arrival
         tail.last_ts = arrival
         return numbers

@@ -76,22 +76,39 @@ class PutRecordsAnswer:
         self.runs = runs
 
     def as_dict(self) -> dict:
-        shard_ids, shard_of, digits = self.columns()
-        records = answer_records(shard_ids, shard_of, digits, SEQUENCE_WIDTH)
+        records = answer_records(self.count, self._digit_runs(), SEQUENCE_WIDTH)
         return {"FailedRecordCount": 0, "Records": records, "EncryptionType": "NONE"}
 
     def columns(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """(the shard ids written to, each record's index among them, each record's sequence
         number as a row of a (count, 56) array of ASCII digits), records in request order."""
-        shard_of = np.empty(self.count, dtype=np.int64)
-        digits = np.empty((self.count, SEQUENCE_WIDTH), dtype=np.uint8)
-        for index, run in enumerate(self.runs):
-            shard_of[run.members] = index
-            numbers = run.numbers
-            if isinstance(numbers, list):
-                numbers = np.frombuffer("".join(numbers).encode(), dtype=np.uint8)
-            digits[run.members] = numbers.reshape(-1, SEQUENCE_WIDTH)
-        return [run.shard_id for run in self.runs], shard_of, digits
+        return scatter_runs(self.count, self._digit_runs(), SEQUENCE_WIDTH)
+
+    def _digit_runs(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """Each run as (shard id, its records' request positions, their sequence numbers as
+        ASCII digits back to back)."""
+        return [
+            (
+                run.shard_id,
+                np.ascontiguousarray(run.members, dtype=np.int64),
+                np.frombuffer("".join(run.numbers).encode(), dtype=np.uint8)
+                if isinstance(run.numbers, list)
+                else run.numbers,
+            )
+            for run in self.runs
+        ]
+
+
+def scatter_runs(
+    count: int, runs: list[tuple[str, np.ndarray, np.ndarray]], width: int
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Runs (as :meth:`PutRecordsAnswer._digit_runs` gives them) as columns in request order."""
+    shard_of = np.empty(count, dtype=np.int64)
+    digits = np.empty((count, width), dtype=np.uint8)
+    for index, (_, members, numbers) in enumerate(runs):
+        shard_of[members] = index
+        digits[members] = np.frombuffer(numbers, dtype=np.uint8).reshape(-1, width)
+    return [shard_id for shard_id, _, _ in runs], shard_of, digits
 
 
 _DATA = operator.itemgetter("Data")
@@ -182,14 +199,15 @@ def scan_entries_in_python(
 
 
 def answer_records_in_python(
-    shard_ids: list[str], shard_of: np.ndarray, digits: np.ndarray, width: int
+    count: int, runs: list[tuple[str, np.ndarray, np.ndarray]], width: int
 ) -> list[dict]:
-    """What ``_speedups.answer_records`` does: a {ShardId, SequenceNumber} dict per record."""
+    """What ``_speedups.answer_records`` does: a {ShardId, SequenceNumber} dict per record, in
+    request order."""
+    shard_ids, shard_of, digits = scatter_runs(count, runs, width)
     shards = list(map(shard_ids.__getitem__, shard_of.tolist()))
-    numbers = sequence_texts(np.frombuffer(digits, dtype=np.uint8).reshape(-1, width))
     return [
         {"ShardId": shard, "SequenceNumber": number}
-        for shard, number in zip(shards, numbers, strict=True)
+        for shard, number in zip(shards, sequence_texts(digits), strict=True)
     ]
 
 

@@ -26,6 +26,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+try:
+    from workbench.streams import _speedups
+except ImportError:  # installed without a C compiler
+    _speedups = None
+
 MAX_HASH_KEY = 2**128 - 1
 
 _S = [7, 12, 17, 22] * 4 + [5, 9, 14, 20] * 4 + [4, 11, 16, 23] * 4 + [6, 10, 15, 21] * 4
@@ -192,6 +197,18 @@ class Router:
             else:
                 hi = mid
         return lo
+
+    def shard_order(self, hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """(the positions of hash keys given as (high, low) halves, sorted stably by shard;
+        how many of them each open shard holds)."""
+        if _speedups is not None:
+            order, counts = _speedups.shard_order(
+                np.ascontiguousarray(hi), np.ascontiguousarray(lo), self._hi, self._lo
+            )
+            return np.frombuffer(order, dtype=np.int64), counts
+        where = self.shards_of(hi, lo)
+        order = np.argsort(where, kind="stable")
+        return order, np.bincount(where, minlength=len(self.ends)).tolist()
 
     def shards_of(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
         """Positions of the shards holding many hash keys given as (high, low) halves."""

@@ -1,5 +1,6 @@
-/* The per-record loops of PutRecords in C: reading the request's entry dicts, joining the
- * records of each shard, writing their sequence numbers, and making the answer's dicts.
+/* The per-record loops of PutRecords in C: reading the request's entry dicts, routing them to
+ * shards, joining each shard's records, writing their offsets and sequence numbers, and making
+ * the answer's dicts.
  *
  * Why C: after the rest of PutRecords went to whole-array operations (numpy, one pwrite per
  * file), most of its time was these two loops over Python objects: a dozen passes of map()
@@ -126,66 +127,209 @@ done:
     return result;
 }
 
-/* answer_records(shard_ids, shard_of, digits, width) -> list of dicts.
+/* Whether the size bytes at text are all ASCII (what PyUnicode_New(..., 127) may hold); eight
+ * at a time, as this runs over every sequence number of an answer. */
+static int
+is_ascii(const char *text, Py_ssize_t size)
+{
+    uint64_t seen = 0, word;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= size; i += 8) {
+        memcpy(&word, text + i, 8);
+        seen |= word;
+    }
+    for (; i < size; i++)
+        seen |= (unsigned char)text[i];
+    return (seen & 0x8080808080808080ULL) == 0;
+}
+
+/* answer_records(count, runs, width) -> list of dicts.
  *
- * PutRecords' per-record answer, {"ShardId": ..., "SequenceNumber": ...} for each record:
- * shard_of holds each record's index into the list shard_ids (native int64), digits each
- * record's sequence number as width ASCII digits, back to back. */
+ * PutRecords' per-record answer, {"ShardId": ..., "SequenceNumber": ...} for each of count
+ * records in request order. Each run is (shard id, members, digits): the request positions
+ * (native int64) of records one append wrote to that shard, and their sequence numbers as
+ * width ASCII digits each, back to back. Every position must be in exactly one run. */
 static PyObject *
 answer_records(PyObject *module, PyObject *args)
 {
-    PyObject *ids;
-    Py_buffer shard_of, digits;
-    Py_ssize_t width;
-    if (!PyArg_ParseTuple(args, "O!y*y*n:answer_records", &PyList_Type, &ids, &shard_of, &digits,
-                          &width))
+    Py_ssize_t count, width;
+    PyObject *runs;
+    if (!PyArg_ParseTuple(args, "nO!n:answer_records", &count, &PyList_Type, &runs, &width))
         return NULL;
-    PyObject *list = NULL;
-    Py_ssize_t n = shard_of.len / (Py_ssize_t)sizeof(int64_t);
-    if (width < 1 || shard_of.len % (Py_ssize_t)sizeof(int64_t) || digits.len != n * width) {
-        PyErr_SetString(PyExc_ValueError, "shard_of and digits describe different records");
-        goto done;
+    if (count < 0 || width < 1) {
+        PyErr_SetString(PyExc_ValueError, "count and width must be positive");
+        return NULL;
     }
-    const int64_t *index = shard_of.buf;
-    const char *text = digits.buf;
-    for (Py_ssize_t i = 0; i < digits.len; i++) {
-        if (text[i] < '0' || text[i] > '9') {
-            PyErr_SetString(PyExc_ValueError, "sequence numbers are ASCII digits");
-            goto done;
-        }
-    }
-    list = PyList_New(n);
+    PyObject *list = PyList_New(count);
     if (list == NULL)
-        goto done;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (index[i] < 0 || index[i] >= PyList_GET_SIZE(ids)) {
-            PyErr_SetString(PyExc_IndexError, "a record's shard is not in shard_ids");
+        return NULL;
+    for (Py_ssize_t r = 0; r < PyList_GET_SIZE(runs); r++) {
+        PyObject *shard_id;
+        Py_buffer members, digits;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(runs, r), "Uy*y*:run", &shard_id, &members,
+                              &digits))
             goto fail;
+        Py_ssize_t n = members.len / (Py_ssize_t)sizeof(int64_t);
+        const int64_t *position = members.buf;
+        const char *text = digits.buf;
+        int ok = members.len % (Py_ssize_t)sizeof(int64_t) == 0 && digits.len == n * width &&
+                 is_ascii(text, digits.len);
+        if (!ok)
+            PyErr_SetString(PyExc_ValueError, "a run's members and digits do not match");
+        for (Py_ssize_t i = 0; ok && i < n; i++) {
+            if (position[i] < 0 || position[i] >= count ||
+                PyList_GET_ITEM(list, position[i]) != NULL) {
+                PyErr_SetString(PyExc_ValueError, "each record is in exactly one run");
+                ok = 0;
+                break;
+            }
+            PyObject *number = PyUnicode_New(width, 127);
+            PyObject *record = number ? PyDict_New() : NULL;
+            if (record == NULL || PyDict_SetItem(record, SHARD_ID, shard_id) < 0) {
+                ok = 0;
+            }
+            else {
+                memcpy(PyUnicode_1BYTE_DATA(number), text + i * width, (size_t)width);
+                ok = PyDict_SetItem(record, SEQUENCE_NUMBER, number) == 0;
+            }
+            Py_XDECREF(number);
+            if (!ok) {
+                Py_XDECREF(record);
+                break;
+            }
+            PyList_SET_ITEM(list, position[i], record);
         }
-        PyObject *number = PyUnicode_New(width, 127);
-        if (number == NULL)
+        PyBuffer_Release(&members);
+        PyBuffer_Release(&digits);
+        if (!ok)
             goto fail;
-        memcpy(PyUnicode_1BYTE_DATA(number), text + i * width, (size_t)width);
-        PyObject *record = PyDict_New();
-        if (record == NULL || PyDict_SetItem(record, SHARD_ID, PyList_GET_ITEM(ids, index[i])) < 0 ||
-            PyDict_SetItem(record, SEQUENCE_NUMBER, number) < 0) {
-            Py_XDECREF(record);
-            Py_DECREF(number);
-            goto fail;
-        }
-        Py_DECREF(number);
-        PyList_SET_ITEM(list, i, record);
     }
-    goto done;
-
-fail:
-    Py_CLEAR(list);
-done:
-    PyBuffer_Release(&shard_of);
-    PyBuffer_Release(&digits);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (PyList_GET_ITEM(list, i) == NULL) {
+            PyErr_SetString(PyExc_ValueError, "each record is in exactly one run");
+            goto fail;
+        }
+    }
     return list;
+fail:
+    Py_DECREF(list);
+    return NULL;
 }
 
+/* shard_order(hi, lo, ends_hi, ends_lo) -> (order, counts).
+ *
+ * Routing of 128-bit hash keys, given as native uint64 high and low halves, to the shards
+ * whose inclusive ranges end at ends (ascending, the last 2^128 - 1): the keys' positions
+ * sorted stably by shard (bytes of native int64) and how many keys each shard holds. */
+static PyObject *
+shard_order(PyObject *module, PyObject *args)
+{
+    Py_buffer hi, lo, ends_hi, ends_lo;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*:shard_order", &hi, &lo, &ends_hi, &ends_lo))
+        return NULL;
+    PyObject *result = NULL, *order = NULL, *counts = NULL;
+    Py_ssize_t *shard_of = NULL, *start = NULL;
+    Py_ssize_t n = hi.len / (Py_ssize_t)sizeof(uint64_t);
+    Py_ssize_t shards = ends_hi.len / (Py_ssize_t)sizeof(uint64_t);
+    if (hi.len != lo.len || ends_hi.len != ends_lo.len || hi.len % 8 || ends_hi.len % 8 ||
+        shards < 1) {
+        PyErr_SetString(PyExc_ValueError, "keys and ends come as equal uint64 halves");
+        goto done;
+    }
+    const uint64_t *key_hi = hi.buf, *key_lo = lo.buf, *end_hi = ends_hi.buf,
+                   *end_lo = ends_lo.buf;
+    shard_of = PyMem_New(Py_ssize_t, n > 0 ? n : 1);
+    start = PyMem_New(Py_ssize_t, shards + 1);
+    order = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+    if (shard_of == NULL || start == NULL || order == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memset(start, 0, (size_t)(shards + 1) * sizeof(Py_ssize_t));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        /* The first shard whose end is not below the key (binary search over the ends). */
+        Py_ssize_t low = 0, high = shards;
+        while (low < high) {
+            Py_ssize_t mid = (low + high) / 2;
+            if (end_hi[mid] < key_hi[i] || (end_hi[mid] == key_hi[i] && end_lo[mid] < key_lo[i]))
+                low = mid + 1;
+            else
+                high = mid;
+        }
+        if (low == shards) {
+            PyErr_SetString(PyExc_ValueError, "a hash key is past the last shard's end");
+            goto done;
+        }
+        shard_of[i] = low;
+        start[low + 1]++;
+    }
+    counts = PyList_New(shards);
+    if (counts == NULL)
+        goto done;
+    for (Py_ssize_t s = 0; s < shards; s++) {
+        PyObject *count = PyLong_FromSsize_t(start[s + 1]);
+        if (count == NULL)
+            goto done;
+        PyList_SET_ITEM(counts, s, count);
+        start[s + 1] += start[s];
+    }
+    int64_t *out = (int64_t *)PyBytes_AS_STRING(order);
+    for (Py_ssize_t i = 0; i < n; i++)
+        out[start[shard_of[i]]++] = i;
+    result = PyTuple_Pack(2, order, counts);
+done:
+    Py_XDECREF(order);
+    Py_XDECREF(counts);
+    PyMem_Free(shard_of);
+    PyMem_Free(start);
+    PyBuffer_Release(&hi);
+    PyBuffer_Release(&lo);
+    PyBuffer_Release(&ends_hi);
+    PyBuffer_Release(&ends_lo);
+    return result;
+}
+
+/* file_offsets(offsets, base) -> bytes.
+ *
+ * The offsets file's entries for an appended batch: its native int64 offsets after the
+ * leading 0, plus base (where the batch starts in the file), as little-endian int32 (an
+ * Arrow offsets buffer). */
+static PyObject *
+file_offsets(PyObject *module, PyObject *args)
+{
+    Py_buffer offsets;
+    long long base;
+    if (!PyArg_ParseTuple(args, "y*L:file_offsets", &offsets, &base))
+        return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t n = offsets.len / (Py_ssize_t)sizeof(int64_t);
+    if (offsets.len % (Py_ssize_t)sizeof(int64_t) || n < 1) {
+        PyErr_SetString(PyExc_ValueError, "offsets are native int64, a leading 0 first");
+        goto done;
+    }
+    const int64_t *from = offsets.buf;
+    out = PyBytes_FromStringAndSize(NULL, (n - 1) * (Py_ssize_t)sizeof(int32_t));
+    if (out == NULL)
+        goto done;
+    unsigned char *to = (unsigned char *)PyBytes_AS_STRING(out);
+    for (Py_ssize_t i = 1; i < n; i++) {
+        long long value = from[i] + base;
+        if (value < 0 || value > INT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "an offset does not fit int32");
+            Py_CLEAR(out);
+            goto done;
+        }
+        uint32_t v = (uint32_t)value;
+        unsigned char *at = to + (i - 1) * 4;
+        at[0] = v & 0xff;
+        at[1] = (v >> 8) & 0xff;
+        at[2] = (v >> 16) & 0xff;
+        at[3] = v >> 24;
+    }
+done:
+    PyBuffer_Release(&offsets);
+    return out;
+}
 
 /* Copy the bytes of item (bytes, or str as UTF-8) to out, or count them when out is NULL. */
 static Py_ssize_t
@@ -196,6 +340,10 @@ item_bytes(PyObject *item, char *out)
     if (PyBytes_Check(item)) {
         from = PyBytes_AS_STRING(item);
         size = PyBytes_GET_SIZE(item);
+    }
+    else if (PyUnicode_Check(item) && PyUnicode_IS_COMPACT_ASCII(item)) {
+        from = (const char *)PyUnicode_DATA(item); /* ASCII is its own UTF-8 */
+        size = PyUnicode_GET_LENGTH(item);
     }
     else if (PyUnicode_Check(item)) {
         from = PyUnicode_AsUTF8AndSize(item, &size);
@@ -350,6 +498,8 @@ static PyMethodDef methods[] = {
     {"answer_records", answer_records, METH_VARARGS, "PutRecords' per-record answer dicts."},
     {"gather", gather, METH_VARARGS, "Records in shard order, back to back, with offsets."},
     {"sequence_digits", sequence_digits, METH_VARARGS, "Consecutive sequence numbers as digits."},
+    {"shard_order", shard_order, METH_VARARGS, "Hash keys' positions sorted by shard."},
+    {"file_offsets", file_offsets, METH_VARARGS, "An appended batch's int32 file offsets."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -352,9 +352,8 @@ class Stream:
         while len(pending):
             snapshot = self._snapshot()
             meta, shards = snapshot.meta, snapshot.open_shards
-            where = snapshot.router.shards_of(entries.hi[pending], entries.lo[pending])
-            order = pending[np.argsort(where, kind="stable")]
-            counts = np.bincount(where, minlength=len(shards)).tolist()
+            ranks, counts = snapshot.router.shard_order(entries.hi[pending], entries.lo[pending])
+            order = pending[ranks]
             refused = []
             start = 0
             for position, batch in enumerate(entries.shard_batches(order, counts)):
@@ -422,12 +421,11 @@ class Stream:
         while len(keys):  # again for the rows of shards that closed meanwhile (resharding)
             snapshot = self._snapshot()
             shards = snapshot.open_shards
-            where = snapshot.router.shards_of(hi, lo)
-            order = np.argsort(where, kind="stable")
+            order, counts = snapshot.router.shard_order(hi, lo)
             if len(shards) > 1:
                 rows, keys = gather(rows, order), keys.take(pa.array(order))
                 hi, lo = hi[order], lo[order]
-            chunks = _chunks(np.bincount(where, minlength=len(shards)).tolist())
+            chunks = _chunks(counts)
             documents = json_chunks(rows, [(start, count) for _, start, count in chunks])
             if not checked:
                 for (_, start, count), data in zip(chunks, documents, strict=True):
