@@ -58,7 +58,7 @@ def _put_records_json(answer: PutRecordsAnswer) -> bytes:
     >>> from workbench.streams._records import ShardRun
     >>> from workbench.streams._sequence import sequence_numbers, sequence_prefix
     >>> prefix = sequence_prefix(1767225600000, 1)
-    >>> run = ShardRun("shardId-000000000001", prefix, 7, [1, 0], sequence_numbers(prefix, 7, 2))
+    >>> run = ShardRun("shardId-000000000001", [1, 0], sequence_numbers(prefix, 7, 2))
     >>> answer = PutRecordsAnswer(2, [run])
     >>> orjson.loads(_put_records_json(answer)) == answer.as_dict()
     True

@@ -13,6 +13,7 @@ import functools
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -41,14 +42,12 @@ class ArrowRecords:
         return pl.from_arrow(self.table)  # type: ignore[return-value]
 
 
-@dataclass(frozen=True)
-class ShardRun:
-    """The records of one PutRecords that one append wrote to one shard."""
+class ShardRun(NamedTuple):
+    """The records of one PutRecords that one append wrote to one shard (a tuple: made four
+    times a put, where a frozen dataclass's init costs twice as much)."""
 
     shard_id: str
-    prefix: str  # the shard's sequence-number prefix
-    first: int  # the shard position of the first of them
-    members: list[int]  # their positions in the request, in order
+    members: list[int] | np.ndarray  # their positions in the request, in order
     numbers: list[str] | np.ndarray  # their sequence numbers as the append made them
 
 
@@ -59,7 +58,7 @@ class PutRecordsAnswer:
 
     >>> from workbench.streams._sequence import sequence_bytes, sequence_prefix
     >>> prefix = sequence_prefix(1767225600000, 1)
-    >>> run = ShardRun("shardId-000000000001", prefix, 7, [1, 0], sequence_bytes(prefix, 7, 2))
+    >>> run = ShardRun("shardId-000000000001", [1, 0], sequence_bytes(prefix, 7, 2))
     >>> answer = PutRecordsAnswer(2, [run])
     >>> [r["SequenceNumber"][-2:] for r in answer.as_dict()["Records"]]
     ['08', '07']

@@ -203,7 +203,10 @@ class Router:
         how many of them each open shard holds)."""
         if _speedups is not None:
             order, counts = _speedups.shard_order(
-                np.ascontiguousarray(hi), np.ascontiguousarray(lo), self._hi, self._lo
+                np.ascontiguousarray(hi, dtype=np.uint64),
+                np.ascontiguousarray(lo, dtype=np.uint64),
+                self._hi,
+                self._lo,
             )
             return np.frombuffer(order, dtype=np.int64), counts
         where = self.shards_of(hi, lo)

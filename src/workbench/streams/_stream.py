@@ -368,7 +368,7 @@ class Stream:
                 if done is None:
                     refused.append(members)
                 else:
-                    runs.append(ShardRun(info.id, prefix, done[0], members, done[2]))
+                    runs.append(ShardRun(info.id, members, done[2]))
             pending = np.concatenate(refused) if refused else order[:0]
         return PutRecordsAnswer(len(records), runs)
 
