@@ -7,8 +7,10 @@ Side by side in one run, on the same JSON bid events:
   watermark, windows, SQL) for q5 (HOP 2 s / 10 s, hottest auction per window) and q7 (TUMBLE
   10 s, highest price);
 - one-shot batch DuckDB over the same records read from the stream (the limit);
-- Bytewax and Pathway when installed (benchmark-only, never project dependencies), and plain
-  Python with orjson; each peer runs in a child process so its CPU time is its own;
+- Bytewax 0.21.1 and Pathway 0.33.0 (the releases the issue measured; benchmark-only, never project
+  dependencies: pip installs them at the first run into workbench-bench-peers/ in the temporary
+  folder, about 1.6 GB with Pathway's dependencies, kept between runs), and plain Python with
+  orjson; each peer runs in a child process so its CPU time is its own;
 - window latency at 10,000 events/s in real time (1 s windows, 0.5 s watermark delay);
 - RSS growth over a soak of 1-minute windows at 10,000 events/s of event time (replayed).
 
@@ -19,10 +21,13 @@ measures every side twice, in turn, and keeps each side's best.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -186,16 +191,51 @@ def peer_pathway(path: str, query: str) -> dict:
 
 
 PEERS = {"python": peer_python, "bytewax": peer_bytewax, "pathway": peer_pathway}
+# The releases the issue measured. Benchmark-only: installed at the first run into a folder of
+# their own (kept between runs, as the server benchmark keeps kinesalite), never into the project.
+PEER_PACKAGES = {"bytewax": "bytewax==0.21.1", "pathway": "pathway==0.33.0"}
+PEERS_DIR = Path(tempfile.gettempdir()) / "workbench-bench-peers"
+
+
+def peer_path(name: str) -> str | None:
+    """The folder a peer's child process imports its package from: "" when this interpreter
+    has it already, None when pip cannot install it here."""
+    if name not in PEER_PACKAGES or importlib.util.find_spec(name) is not None:
+        return ""
+    target = PEERS_DIR / name
+    if not target.exists():
+        # Installed beside, then renamed: a run killed mid-install leaves no half a peer.
+        partial = PEERS_DIR / f"{name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(partial)]
+        done = subprocess.run(
+            [*pip, PEER_PACKAGES[name]],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        if done.returncode != 0:
+            print(f"  {name}: not installed ({done.stderr.strip().splitlines()[-1:]})")
+            return None
+        partial.rename(target)
+    return str(target)
 
 
 def run_peer(name: str, path: str, query: str, timeout: float) -> dict | None:
     """A peer in a child process: its own CPU time, and no harm here if it fails."""
+    folder = peer_path(name)
+    if folder is None:
+        return None
+    env = {**os.environ}
+    if folder:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [folder, env.get("PYTHONPATH")]))
     try:
         done = subprocess.run(
             [sys.executable, __file__, "--peer", name, path, query],
             capture_output=True,
             timeout=timeout,
             text=True,
+            env=env,
         )
     except subprocess.TimeoutExpired:
         print(f"  {name} {query}: timed out after {timeout:.0f} s", file=sys.stderr)
