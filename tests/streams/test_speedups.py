@@ -12,13 +12,9 @@ from hypothesis import strategies as st
 
 from workbench.streams import _log, _records, _routing, _sequence
 from workbench.streams._log import file_offsets_in_python
+from workbench.streams._native import speedups as _speedups
 from workbench.streams._routing import MAX_HASH_KEY, Router, key_digest, split_hash_keys
 from workbench.streams._sequence import SEQUENCE_WIDTH, sequence_prefix
-
-try:
-    from workbench.streams import _speedups
-except ImportError:
-    _speedups = None
 
 
 def test_built_where_required():
@@ -281,7 +277,7 @@ def test_put_records_stores_the_same_with_either(make_stream, monkeypatch):
             monkeypatch.setattr(_records, "gather", _records.gather_in_python)
             monkeypatch.setattr(_records, "answer_records", _records.answer_records_in_python)
             monkeypatch.setattr(_sequence, "sequence_digits", None)
-            monkeypatch.setattr(_routing, "_speedups", None)
+            monkeypatch.setattr(_routing, "speedups", None)
             monkeypatch.setattr(_log, "file_offsets", file_offsets_in_python)
         _, stream = make_stream(shards=3, name=f"s{int(twins)}")
         answer = stream.put_records(records)

@@ -48,12 +48,8 @@ import numpy as np
 import pyarrow as pa
 
 from workbench._files import fsync_dir
+from workbench.streams._native import speedups
 from workbench.streams._sequence import SEQUENCE_WIDTH, sequence_bytes, sequence_numbers
-
-try:
-    from workbench.streams import _speedups
-except ImportError:  # installed without a C compiler
-    _speedups = None
 
 SEGMENT_MAX_BYTES = 256 * 1024 * 1024
 SEGMENT_MAX_RECORDS = 8 * 1024 * 1024
@@ -80,7 +76,7 @@ def file_offsets_in_python(offsets: np.ndarray, base: int) -> np.ndarray:
     return (np.asarray(offsets[1:]) + base).astype("<i4")
 
 
-file_offsets = _speedups.file_offsets if _speedups is not None else file_offsets_in_python
+file_offsets = speedups.file_offsets if speedups is not None else file_offsets_in_python
 
 
 def _segment_names(folder: Path) -> list[int]:

@@ -20,13 +20,9 @@ import polars as pl
 import pyarrow as pa
 
 from workbench.streams._log import COLUMNS, Batch
-from workbench.streams._routing import digest_memo, key_digest
+from workbench.streams._native import speedups
+from workbench.streams._routing import digest_memo, key_digest, md5_digests
 from workbench.streams._sequence import SEQUENCE_WIDTH, sequence_texts
-
-try:
-    from workbench.streams import _speedups
-except ImportError:  # installed without a C compiler: the same loops run in Python
-    _speedups = None
 
 
 @dataclass
@@ -190,11 +186,7 @@ def scan_entries_in_python(
     key_sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))  # ASCII
     if key_sizes.min() < 1 or key_sizes.max() > 256 or (data_sizes + key_sizes).max() > max_bytes:
         return None
-    found = list(map(memo.get, texts))
-    for i, known in enumerate(found):
-        if known is None:
-            found[i] = memo[texts[i]] = digest(texts[i])
-    return datas, texts, data_sizes, key_sizes, b"".join(found)  # type: ignore[arg-type]
+    return datas, texts, data_sizes, key_sizes, md5_digests(texts, memo, digest)
 
 
 def answer_records_in_python(
@@ -226,16 +218,16 @@ def gather_in_python(
             first += count
         return out
 
-    data = b"".join(map(datas.__getitem__, chosen))
+    picked = [datas[i] for i in chosen]
     encoded = [keys[i].encode() for i in chosen]
-    data_sizes = np.fromiter(map(len, map(datas.__getitem__, chosen)), np.int64, len(chosen))
+    data_sizes = np.fromiter(map(len, picked), np.int64, len(chosen))
     key_sizes = np.fromiter(map(len, encoded), np.int64, len(chosen))
-    return data, offsets(data_sizes), b"".join(encoded), offsets(key_sizes)
+    return b"".join(picked), offsets(data_sizes), b"".join(encoded), offsets(key_sizes)
 
 
-if _speedups is not None:
-    scan_entries, gather = _speedups.scan_entries, _speedups.gather
-    answer_records = _speedups.answer_records
+if speedups is not None:
+    scan_entries, gather = speedups.scan_entries, speedups.gather
+    answer_records = speedups.answer_records
 else:
     scan_entries, gather = scan_entries_in_python, gather_in_python
     answer_records = answer_records_in_python

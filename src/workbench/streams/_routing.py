@@ -20,16 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-try:
-    from workbench.streams import _speedups
-except ImportError:  # installed without a C compiler
-    _speedups = None
+from workbench.streams._native import speedups
 
 MAX_HASH_KEY = 2**128 - 1
 
@@ -67,14 +64,19 @@ def key_digest(key: str) -> bytes:
     return hashlib.md5(key.encode()).digest()
 
 
-def md5_digests(keys: list[str]) -> bytes:
-    """The MD5 digests of the UTF-8 encoded ``keys``, back to back (16 bytes each)."""
-    memo = digest_memo()
+def md5_digests(
+    keys: list[str],
+    memo: dict[str, bytes] | None = None,
+    digest: Callable[[str], bytes] = key_digest,
+) -> bytes:
+    """The MD5 digests of the UTF-8 encoded ``keys``, back to back (16 bytes each): found in
+    ``memo`` (the shared one by default), else made by ``digest`` and kept there."""
+    memo = digest_memo() if memo is None else memo
     found = list(map(memo.get, keys))
     if None in found:
-        for i, digest in enumerate(found):
-            if digest is None:
-                found[i] = memo[keys[i]] = key_digest(keys[i])
+        for i, known in enumerate(found):
+            if known is None:
+                found[i] = memo[keys[i]] = digest(keys[i])
     return b"".join(found)  # type: ignore[arg-type]
 
 
@@ -201,8 +203,8 @@ class Router:
     def shard_order(self, hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, list[int]]:
         """(the positions of hash keys given as (high, low) halves, sorted stably by shard;
         how many of them each open shard holds)."""
-        if _speedups is not None:
-            order, counts = _speedups.shard_order(
+        if speedups is not None:
+            order, counts = speedups.shard_order(
                 np.ascontiguousarray(hi, dtype=np.uint64),
                 np.ascontiguousarray(lo, dtype=np.uint64),
                 self._hi,

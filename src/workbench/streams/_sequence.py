@@ -18,11 +18,9 @@ import re
 import numpy as np
 
 from workbench.errors import InvalidArgumentException, ValidationException
+from workbench.streams._native import speedups
 
-try:
-    from workbench.streams._speedups import sequence_digits
-except ImportError:  # installed without a C compiler
-    sequence_digits = None
+sequence_digits = speedups.sequence_digits if speedups is not None else None
 
 SEQUENCE_WIDTH = 56
 _POSITION_DIGITS = 27
